@@ -1,0 +1,660 @@
+//! Connection tracking: TCP segments grouped into connections, with both directions' counters,
+//! the handshake, idle gaps, FINs and every RST.
+//!
+//! Read RFC 9293 (TCP) sections 3.4 (sequence numbers) and 3.10.7.4 (when a RST is acceptable),
+//! and RFC 5961 section 3 (RST acceptance: the sequence number must fall in the receive window)
+//! first. Counters follow Wireshark's `tcp.analysis.*` definitions where a user will compare them
+//! with Wireshark; `conn_state` and `history` follow Zeek's rules (see [`zeek`]).
+//!
+//! Memory: per connection a fixed-size [`Connection`] plus small vectors for idle gaps and
+//! resets; per packet one [`PacketRecord`] of 40 bytes when packet retention is on (the desktop
+//! app draws connections packet by packet from them). Never whole packets.
+
+pub mod seq;
+pub mod zeek;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::decode::{TcpSegment, flags};
+use seq::Seq;
+use zeek::{ZeekSegment, ZeekTracker};
+
+/// Which way a packet travelled, relative to the connection's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    /// Client to server.
+    Client,
+    /// Server to client.
+    Server,
+}
+
+impl Dir {
+    pub fn index(self) -> usize {
+        match self {
+            Self::Client => 0,
+            Self::Server => 1,
+        }
+    }
+    #[must_use]
+    pub fn reverse(self) -> Self {
+        match self {
+            Self::Client => Self::Server,
+            Self::Server => Self::Client,
+        }
+    }
+}
+
+/// How the client and server roles of a connection were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleBasis {
+    /// The client sent the first SYN seen.
+    Syn,
+    /// The first packet seen was a SYN-ACK: its sender is the server.
+    SynAck,
+    /// Seen mid-stream: the endpoint on a port below 1024, or on a non-ephemeral port facing an
+    /// ephemeral one (32768 and up), is the server.
+    PortGuess,
+    /// Seen mid-stream with no port hint: the first packet's destination is the server.
+    FirstPacket,
+}
+
+/// Bits of [`PacketRecord::analysis`].
+pub mod analysis {
+    /// Wireshark `tcp.analysis.retransmission`: data, SYN or FIN below the highest sequence
+    /// number already seen in that direction.
+    pub const RETRANSMISSION: u8 = 0x01;
+    /// Wireshark `tcp.analysis.keep_alive`: at most one byte, `seq = next expected - 1`.
+    pub const KEEPALIVE: u8 = 0x02;
+    /// Wireshark `tcp.analysis.zero_window`: window 0 on a segment without SYN, FIN or RST.
+    pub const ZERO_WINDOW: u8 = 0x04;
+    /// The packet carries no IP ID (IPv6).
+    pub const NO_IP_ID: u8 = 0x08;
+}
+
+/// What rstscope keeps of each packet: 40 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PacketRecord {
+    pub ts_ns: i64,
+    pub frame: u64,
+    pub seq: u32,
+    pub ack: u32,
+    pub payload_len: u32,
+    pub window: u16,
+    pub ip_id: u16,
+    pub flags: u8,
+    pub ttl: u8,
+    pub dir: Dir,
+    pub analysis: u8,
+}
+
+/// Per-direction IP ID behaviour, the fingerprint of the sending stack (Linux uses a per-socket
+/// counter and 0 with DF on some packets; a forging middlebox uses its own counter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IpIdStats {
+    /// Packets with IP ID 0.
+    pub zero: u32,
+    /// Packets whose IP ID is the previous one plus 1..=16 (a sequential counter).
+    pub sequential: u32,
+    /// Packets whose IP ID jumped elsewhere.
+    pub other: u32,
+    #[serde(skip)]
+    last: Option<u16>,
+}
+
+/// TTL (or hop limit) values seen in one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TtlStats {
+    pub min: u8,
+    pub max: u8,
+    /// The most recent value.
+    pub last: u8,
+    /// Number of packets whose value differed from the previous packet's.
+    pub changes: u32,
+}
+
+/// One direction of a connection.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Direction {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub retransmissions: u32,
+    pub zero_windows: u32,
+    pub keepalives: u32,
+    pub fin_frame: Option<u64>,
+    pub ttl: TtlStats,
+    pub ip_id: IpIdStats,
+    /// Initial sequence number: the SYN's, or the first seen for a connection seen mid-stream.
+    pub isn: Option<u32>,
+    pub syn_seen: bool,
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub timestamps: bool,
+    /// Highest sequence number sent plus its length (SND.NXT as seen on the wire).
+    #[serde(skip)]
+    next_seq: Option<Seq>,
+    /// Last acknowledgment number sent (the sender's RCV.NXT) and window advertised.
+    #[serde(skip)]
+    last_ack: Option<u32>,
+    #[serde(skip)]
+    last_window: u16,
+}
+
+/// The three packets of the handshake, as frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Handshake {
+    pub syn_frame: Option<u64>,
+    pub synack_frame: Option<u64>,
+    pub ack_frame: Option<u64>,
+    #[serde(skip)]
+    syn_ts: i64,
+    /// SYN to the client's ACK, as Wireshark's `tcp.analysis.initial_rtt`.
+    pub rtt_ns: Option<i64>,
+}
+
+/// A silence inside a connection longer than the idle-gap threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct IdleGap {
+    pub after_frame: u64,
+    pub before_frame: u64,
+    pub ns: i64,
+}
+
+/// Everything known about one RST segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reset {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub from: Dir,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    /// Relative to the sender's ISN, and to the receiver's ISN for the ACK field.
+    pub seq_rel: Option<u32>,
+    pub ack_rel: Option<u32>,
+    /// RFC 5961 3.2 / RFC 9293 3.10.7.4: would the receiver accept it? In SYN-SENT the ACK must
+    /// acknowledge the SYN; otherwise the sequence number must fall in the receive window.
+    /// `None` when the receiver's window is unknown.
+    pub in_window: Option<bool>,
+    /// The sequence number is exactly the one the receiver expects next.
+    pub exact: Option<bool>,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub payload_len: u32,
+    /// Diagnostic text carried by the RST (RFC 1122 4.2.2.12), lossily decoded.
+    pub text: Option<String>,
+}
+
+/// How a connection ended, as far as the capture shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Termination {
+    /// FIN both ways, no RST.
+    Fin,
+    /// A FIN one way only; still half open when the capture ended.
+    HalfClosed,
+    /// Ended by a RST after (or without) a handshake.
+    Reset,
+    /// A SYN answered by a RST.
+    Refused,
+    /// SYNs that nobody answered.
+    Unanswered,
+    /// No FIN, no RST: open when the capture ended.
+    Open,
+}
+
+impl Termination {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fin => "fin",
+            Self::HalfClosed => "half-closed",
+            Self::Reset => "reset",
+            Self::Refused => "refused",
+            Self::Unanswered => "unanswered",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// One TCP connection. `id` numbers connections from 0 in order of their first packet, as
+/// Wireshark's `tcp.stream`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub id: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub role_basis: RoleBasis,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub dirs: [Direction; 2],
+    pub handshake: Handshake,
+    pub idle_gaps: Vec<IdleGap>,
+    pub resets: Vec<Reset>,
+    #[serde(skip)]
+    pub zeek: ZeekTracker,
+    #[serde(skip)]
+    first_dir: Dir,
+}
+
+impl Connection {
+    pub fn dir(&self, d: Dir) -> &Direction {
+        &self.dirs[d.index()]
+    }
+
+    pub fn duration_ns(&self) -> i64 {
+        self.last_ts_ns - self.first_ts_ns
+    }
+
+    pub fn termination(&self) -> Termination {
+        let client = self.dir(Dir::Client);
+        let server = self.dir(Dir::Server);
+        if let Some(first) = self.resets.first() {
+            let answered_syn = first.from == Dir::Server
+                && client.syn_seen
+                && self.handshake.synack_frame.is_none()
+                && server.payload_bytes == 0;
+            return if answered_syn { Termination::Refused } else { Termination::Reset };
+        }
+        if client.syn_seen && server.packets == 0 {
+            return Termination::Unanswered;
+        }
+        match (client.fin_frame.is_some(), server.fin_frame.is_some()) {
+            (true, true) => Termination::Fin,
+            (true, false) | (false, true) => Termination::HalfClosed,
+            (false, false) => Termination::Open,
+        }
+    }
+
+    /// True once the connection has ended (RST, or FIN both ways): a new SYN on the same
+    /// 4-tuple then starts a new connection.
+    fn is_finished(&self) -> bool {
+        !self.resets.is_empty()
+            || (self.dirs[0].fin_frame.is_some() && self.dirs[1].fin_frame.is_some())
+    }
+
+    fn dir_of(&self, src: SocketAddr) -> Dir {
+        if src == self.client { Dir::Client } else { Dir::Server }
+    }
+}
+
+/// Canonical 4-tuple: the lower endpoint first, so both directions share a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey(SocketAddr, SocketAddr);
+
+impl FlowKey {
+    fn of(a: SocketAddr, b: SocketAddr) -> Self {
+        if (a.ip(), a.port()) <= (b.ip(), b.port()) { Self(a, b) } else { Self(b, a) }
+    }
+}
+
+/// Connection-tracking settings.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowConfig {
+    /// Silences at least this long inside a connection are reported as idle gaps.
+    pub idle_gap_ns: i64,
+    /// Keep a [`PacketRecord`] per packet (the desktop app needs them; a summary does not).
+    pub keep_packets: bool,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            idle_gap_ns: 1_000_000_000,
+            keep_packets: true,
+        }
+    }
+}
+
+/// The connection table.
+pub struct FlowTracker {
+    config: FlowConfig,
+    index: HashMap<FlowKey, u32>,
+    conns: Vec<Connection>,
+    packets: Vec<Vec<PacketRecord>>,
+    changed: Vec<u32>,
+    changed_flag: Vec<bool>,
+    tcp_packets: u64,
+}
+
+impl FlowTracker {
+    pub fn new(config: FlowConfig) -> Self {
+        Self {
+            config,
+            index: HashMap::new(),
+            conns: Vec::new(),
+            packets: Vec::new(),
+            changed: Vec::new(),
+            changed_flag: Vec::new(),
+            tcp_packets: 0,
+        }
+    }
+
+    pub fn connections(&self) -> &[Connection] {
+        &self.conns
+    }
+
+    /// Packet records of a connection (empty when retention is off).
+    pub fn packets(&self, id: u32) -> &[PacketRecord] {
+        self.packets.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn tcp_packets(&self) -> u64 {
+        self.tcp_packets
+    }
+
+    /// Bytes held in packet records, counting allocated capacity.
+    pub fn retained_packet_bytes(&self) -> usize {
+        self.packets.iter().map(|p| p.capacity() * size_of::<PacketRecord>()).sum()
+    }
+
+    /// Ids of connections created or changed since the last call, in id order.
+    pub fn take_changed(&mut self) -> Vec<u32> {
+        let mut ids = std::mem::take(&mut self.changed);
+        for &id in &ids {
+            self.changed_flag[id as usize] = false;
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Consumes the tracker, returning connections and their packet records.
+    pub fn finish(self) -> (Vec<Connection>, Vec<Vec<PacketRecord>>) {
+        (self.conns, self.packets)
+    }
+
+    /// Adds one segment; returns the id of its connection.
+    pub fn observe(&mut self, frame: u64, ts_ns: i64, seg: &TcpSegment) -> u32 {
+        self.tcp_packets += 1;
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let key = FlowKey::of(src, dst);
+        let id = match self.index.get(&key) {
+            Some(&id) if !self.starts_new_connection(id, src, seg) => id,
+            _ => {
+                let id = self.new_connection(frame, ts_ns, src, dst, seg);
+                self.index.insert(key, id);
+                id
+            }
+        };
+        if !self.changed_flag[id as usize] {
+            self.changed_flag[id as usize] = true;
+            self.changed.push(id);
+        }
+        let idle_gap_ns = self.config.idle_gap_ns;
+        let conn = &mut self.conns[id as usize];
+        let record = update(conn, frame, ts_ns, seg, src, idle_gap_ns);
+        if self.config.keep_packets {
+            self.packets[id as usize].push(record);
+        }
+        id
+    }
+
+    /// A SYN without ACK whose ISN differs from the first sequence number seen from that
+    /// endpoint begins a new connection (Wireshark's port-reuse rule); so does any SYN once the
+    /// old connection has ended.
+    fn starts_new_connection(&self, id: u32, src: SocketAddr, seg: &TcpSegment) -> bool {
+        if seg.flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN {
+            return false;
+        }
+        let conn = &self.conns[id as usize];
+        let sender = conn.dir(conn.dir_of(src));
+        match sender.isn {
+            Some(isn) if isn != seg.seq => true,
+            Some(_) => false,
+            None => conn.is_finished(),
+        }
+    }
+
+    fn new_connection(
+        &mut self,
+        frame: u64,
+        ts_ns: i64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment,
+    ) -> u32 {
+        let syn = seg.flags & flags::SYN != 0;
+        let ack = seg.flags & flags::ACK != 0;
+        let (client, server, role_basis) = if syn && !ack {
+            (src, dst, RoleBasis::Syn)
+        } else if syn && ack {
+            (dst, src, RoleBasis::SynAck)
+        } else {
+            guess_roles(src, dst)
+        };
+        let id = u32::try_from(self.conns.len()).unwrap_or(u32::MAX);
+        self.conns.push(Connection {
+            id,
+            client,
+            server,
+            role_basis,
+            first_frame: frame,
+            last_frame: frame,
+            first_ts_ns: ts_ns,
+            last_ts_ns: ts_ns,
+            dirs: [Direction::default(), Direction::default()],
+            handshake: Handshake::default(),
+            idle_gaps: Vec::new(),
+            resets: Vec::new(),
+            zeek: ZeekTracker::new(),
+            first_dir: if src == client { Dir::Client } else { Dir::Server },
+        });
+        self.packets.push(Vec::new());
+        self.changed_flag.push(false);
+        id
+    }
+}
+
+/// Mid-stream role guess; see [`RoleBasis::PortGuess`] and [`RoleBasis::FirstPacket`].
+fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr, RoleBasis) {
+    let (sp, dp) = (src.port(), dst.port());
+    let looks_server = |p: u16, other: u16| (p < 1024 && other >= 1024) || (p < 32768 && other >= 32768);
+    if looks_server(sp, dp) {
+        (dst, src, RoleBasis::PortGuess)
+    } else if looks_server(dp, sp) {
+        (src, dst, RoleBasis::PortGuess)
+    } else {
+        (src, dst, RoleBasis::FirstPacket)
+    }
+}
+
+/// Applies one segment to its connection and returns its compact record.
+fn update(
+    conn: &mut Connection,
+    frame: u64,
+    ts_ns: i64,
+    seg: &TcpSegment,
+    src: SocketAddr,
+    idle_gap_ns: i64,
+) -> PacketRecord {
+    let dir = conn.dir_of(src);
+    let f = seg.flags;
+    let (syn, fin, rst, ack) = (f & flags::SYN != 0, f & flags::FIN != 0, f & flags::RST != 0, f & flags::ACK != 0);
+
+    if conn.dirs.iter().any(|d| d.packets > 0) {
+        let gap = ts_ns - conn.last_ts_ns;
+        if gap >= idle_gap_ns {
+            conn.idle_gaps.push(IdleGap {
+                after_frame: conn.last_frame,
+                before_frame: frame,
+                ns: gap,
+            });
+        }
+    }
+    conn.last_frame = frame;
+    conn.last_ts_ns = ts_ns;
+
+    conn.zeek.observe(&ZeekSegment {
+        from_first_sender: dir == conn.first_dir,
+        flags: f,
+        seq: seg.seq,
+        ack: seg.ack,
+        payload_len: seg.payload_len,
+        window: seg.window,
+    });
+
+    // The receiver's view, needed to judge a RST before this segment changes anything.
+    let rst_view = rst.then(|| judge_rst(conn, dir, seg));
+
+    // Handshake.
+    if syn && !ack && dir == Dir::Client && conn.handshake.syn_frame.is_none() {
+        conn.handshake.syn_frame = Some(frame);
+        conn.handshake.syn_ts = ts_ns;
+    }
+    if syn && ack && dir == Dir::Server && conn.handshake.synack_frame.is_none() {
+        conn.handshake.synack_frame = Some(frame);
+    }
+    if !syn && !rst && ack && dir == Dir::Client && conn.handshake.ack_frame.is_none() {
+        let server_isn = conn.dir(Dir::Server).isn;
+        if conn.handshake.synack_frame.is_some() && server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack) {
+            conn.handshake.ack_frame = Some(frame);
+            if conn.handshake.syn_frame.is_some() {
+                conn.handshake.rtt_ns = Some(ts_ns - conn.handshake.syn_ts);
+            }
+        }
+    }
+
+    let d = &mut conn.dirs[dir.index()];
+    d.packets += 1;
+    d.payload_bytes += u64::from(seg.payload_len);
+    if d.packets == 1 {
+        d.ttl = TtlStats {
+            min: seg.ttl,
+            max: seg.ttl,
+            last: seg.ttl,
+            changes: 0,
+        };
+    } else {
+        d.ttl.min = d.ttl.min.min(seg.ttl);
+        d.ttl.max = d.ttl.max.max(seg.ttl);
+        if d.ttl.last != seg.ttl {
+            d.ttl.changes += 1;
+        }
+        d.ttl.last = seg.ttl;
+    }
+    if let Some(id) = seg.ip_id {
+        match (id, d.ip_id.last) {
+            (0, _) => d.ip_id.zero += 1,
+            (id, Some(prev)) if id.wrapping_sub(prev).wrapping_sub(1) < 16 => d.ip_id.sequential += 1,
+            _ => d.ip_id.other += 1,
+        }
+        d.ip_id.last = Some(id);
+    }
+    if syn {
+        d.syn_seen = true;
+        d.window_scale = seg.options.window_scale;
+        d.mss = seg.options.mss;
+        if d.isn.is_none() || !ack {
+            d.isn = Some(seg.seq);
+        }
+    }
+    if seg.options.timestamp.is_some() {
+        d.timestamps = true;
+    }
+    if d.isn.is_none() {
+        d.isn = Some(seg.seq);
+    }
+
+    // Wireshark's sequence analysis: keep-alive, retransmission, zero window.
+    let mut flags_out = if seg.ip_id.is_none() { analysis::NO_IP_ID } else { 0 };
+    let seglen = seg.payload_len + u32::from(syn) + u32::from(fin);
+    let seq = Seq(seg.seq);
+    let keepalive = !syn && !fin && !rst && seg.payload_len <= 1 && d.next_seq.is_some_and(|n| seq == n.add(u32::MAX));
+    if keepalive {
+        d.keepalives += 1;
+        flags_out |= analysis::KEEPALIVE;
+    } else if seglen > 0 && d.next_seq.is_some_and(|n| seq < n) {
+        d.retransmissions += 1;
+        flags_out |= analysis::RETRANSMISSION;
+    }
+    if seg.window == 0 && !syn && !fin && !rst {
+        d.zero_windows += 1;
+        flags_out |= analysis::ZERO_WINDOW;
+    }
+    if !rst {
+        let end = seq.add(seglen);
+        if d.next_seq.is_none_or(|n| end > n) {
+            d.next_seq = Some(end);
+        }
+        if ack {
+            d.last_ack = Some(seg.ack);
+            d.last_window = seg.window;
+        }
+    }
+    if fin && d.fin_frame.is_none() {
+        d.fin_frame = Some(frame);
+    }
+
+    if let Some((in_window, exact)) = rst_view {
+        let isn = conn.dir(dir).isn;
+        let peer_isn = conn.dir(dir.reverse()).isn;
+        conn.resets.push(Reset {
+            frame,
+            ts_ns,
+            from: dir,
+            flags: f,
+            seq: seg.seq,
+            ack: seg.ack,
+            seq_rel: isn.map(|i| seg.seq.wrapping_sub(i)),
+            ack_rel: if ack { peer_isn.map(|i| seg.ack.wrapping_sub(i)) } else { None },
+            in_window,
+            exact,
+            ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            payload_len: seg.payload_len,
+            text: seg.rst_payload.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()),
+        });
+    }
+
+    PacketRecord {
+        ts_ns,
+        frame,
+        seq: seg.seq,
+        ack: seg.ack,
+        payload_len: seg.payload_len,
+        window: seg.window,
+        ip_id: seg.ip_id.unwrap_or(0),
+        flags: f,
+        ttl: seg.ttl,
+        dir,
+        analysis: flags_out,
+    }
+}
+
+/// Would the receiver accept this RST? Returns (`in_window`, `exact`).
+fn judge_rst(conn: &Connection, from: Dir, seg: &TcpSegment) -> (Option<bool>, Option<bool>) {
+    let sender = conn.dir(from);
+    let receiver = conn.dir(from.reverse());
+    // Receiver in SYN-SENT (it sent a SYN, the RST's sender never answered with a SYN):
+    // RFC 9293 3.10.7.3 accepts the RST iff its ACK acknowledges the SYN.
+    if receiver.syn_seen && !sender.syn_seen {
+        let ok = seg.flags & flags::ACK != 0 && receiver.isn.map(|i| i.wrapping_add(1)) == Some(seg.ack);
+        return (Some(ok), Some(ok));
+    }
+    // Otherwise RCV.NXT is what the receiver last acknowledged; failing that, what the
+    // sender has sent so far.
+    let rcv_nxt = receiver.last_ack.map(Seq).or(sender.next_seq);
+    let Some(rcv_nxt) = rcv_nxt else {
+        return (None, None);
+    };
+    let scale = match (receiver.window_scale, sender.window_scale) {
+        (Some(r), Some(_)) => u32::from(r.min(14)),
+        _ => 0,
+    };
+    let window = if receiver.last_ack.is_some() {
+        (u32::from(receiver.last_window) << scale).max(1)
+    } else {
+        1
+    };
+    let seq = Seq(seg.seq);
+    (Some(seq.in_range(rcv_nxt, window)), Some(seq == rcv_nxt))
+}
+
+#[cfg(test)]
+mod tests;

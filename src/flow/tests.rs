@@ -1,0 +1,178 @@
+//! Connection-tracking tests built from short packet sequences, grouped by what they exercise.
+
+use super::*;
+use crate::decode::{TcpOptions, TcpSegment};
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:80";
+
+/// A segment from `from` to `to` with the given flags, seq, ack and payload length.
+fn seg(from: &str, to: &str, f: u8, seq: u32, ack: u32, len: u32) -> TcpSegment {
+    let a: SocketAddr = from.parse().unwrap();
+    let b: SocketAddr = to.parse().unwrap();
+    TcpSegment {
+        src: a.ip(),
+        dst: b.ip(),
+        src_port: a.port(),
+        dst_port: b.port(),
+        seq,
+        ack,
+        flags: f,
+        window: 1000,
+        ttl: 64,
+        ip_id: Some(0),
+        dont_fragment: true,
+        payload_len: len,
+        options: TcpOptions::default(),
+        rst_payload: None,
+    }
+}
+
+const SYN: u8 = flags::SYN;
+const SA: u8 = flags::SYN | flags::ACK;
+const A: u8 = flags::ACK;
+const PA: u8 = flags::PSH | flags::ACK;
+const FA: u8 = flags::FIN | flags::ACK;
+const R: u8 = flags::RST;
+const RA: u8 = flags::RST | flags::ACK;
+
+/// Feeds segments at one per millisecond (or at explicit times) and returns the tracker.
+fn run(segs: &[(i64, TcpSegment)]) -> FlowTracker {
+    let mut t = FlowTracker::new(FlowConfig::default());
+    for (i, (ts, s)) in segs.iter().enumerate() {
+        t.observe(i as u64 + 1, *ts, s);
+    }
+    t
+}
+
+fn ms(n: i64) -> i64 {
+    n * 1_000_000
+}
+
+fn handshake() -> Vec<(i64, TcpSegment)> {
+    vec![
+        (ms(0), seg(C, S, SYN, 100, 0, 0)),
+        (ms(1), seg(S, C, SA, 500, 101, 0)),
+        (ms(2), seg(C, S, A, 101, 501, 0)),
+    ]
+}
+
+// ---- Handshake and roles ----
+
+#[test]
+fn syn_sender_is_client_and_handshake_frames_and_rtt_are_recorded() {
+    let t = run(&handshake());
+    let c = &t.connections()[0];
+    assert_eq!(c.client, C.parse().unwrap());
+    assert_eq!(c.role_basis, RoleBasis::Syn);
+    assert_eq!(
+        (c.handshake.syn_frame, c.handshake.synack_frame, c.handshake.ack_frame),
+        (Some(1), Some(2), Some(3))
+    );
+    assert_eq!(c.handshake.rtt_ns, Some(ms(2)));
+    assert_eq!(c.termination(), Termination::Open);
+}
+
+#[test]
+fn midstream_connection_guesses_the_low_port_as_server() {
+    let t = run(&[(0, seg(S, C, PA, 7, 9, 10))]);
+    let c = &t.connections()[0];
+    assert_eq!(c.server, S.parse().unwrap());
+    assert_eq!(c.role_basis, RoleBasis::PortGuess);
+}
+
+// ---- Endings ----
+
+#[test]
+fn fin_both_ways_is_a_fin_termination() {
+    let mut p = handshake();
+    p.push((ms(3), seg(C, S, FA, 101, 501, 0)));
+    p.push((ms(4), seg(S, C, FA, 501, 102, 0)));
+    p.push((ms(5), seg(C, S, A, 102, 502, 0)));
+    let t = run(&p);
+    let c = &t.connections()[0];
+    assert_eq!(c.termination(), Termination::Fin);
+    assert_eq!(c.dir(Dir::Client).fin_frame, Some(4));
+}
+
+#[test]
+fn rst_answering_a_syn_is_refused_and_acceptable() {
+    let t = run(&[(0, seg(C, S, SYN, 100, 0, 0)), (ms(1), seg(S, C, RA, 0, 101, 0))]);
+    let c = &t.connections()[0];
+    assert_eq!(c.termination(), Termination::Refused);
+    assert_eq!(c.resets[0].in_window, Some(true));
+    assert_eq!(c.resets[0].from, Dir::Server);
+}
+
+#[test]
+fn unanswered_syns_are_unanswered() {
+    let t = run(&[(0, seg(C, S, SYN, 100, 0, 0)), (ms(1000), seg(C, S, SYN, 100, 0, 0))]);
+    let c = &t.connections()[0];
+    assert_eq!(c.termination(), Termination::Unanswered);
+    assert_eq!(c.dir(Dir::Client).retransmissions, 1, "the second SYN is a retransmission");
+}
+
+// ---- RST acceptance (RFC 5961 3.2) ----
+
+#[test]
+fn rst_at_rcv_nxt_is_exact_and_far_rst_is_out_of_window() {
+    let mut p = handshake();
+    p.push((ms(3), seg(C, S, PA, 101, 501, 50)));
+    p.push((ms(4), seg(S, C, A, 501, 151, 0)));
+    p.push((ms(5), seg(C, S, R, 151, 0, 0)));
+    p.push((ms(6), seg(C, S, R, 151 + 5_000_000, 0, 0)));
+    let t = run(&p);
+    let c = &t.connections()[0];
+    assert_eq!(c.resets.len(), 2);
+    assert_eq!((c.resets[0].in_window, c.resets[0].exact), (Some(true), Some(true)));
+    assert_eq!(c.resets[0].seq_rel, Some(51));
+    assert_eq!(c.resets[1].in_window, Some(false));
+    assert_eq!(c.termination(), Termination::Reset);
+}
+
+// ---- Sequence analysis (Wireshark tcp.analysis) ----
+
+#[test]
+fn keepalive_is_seq_minus_one_and_not_a_retransmission() {
+    let mut p = handshake();
+    p.push((ms(3), seg(C, S, PA, 101, 501, 10)));
+    p.push((ms(4), seg(C, S, A, 110, 501, 0)));
+    p.push((ms(5), seg(C, S, PA, 101, 501, 10)));
+    let t = run(&p);
+    let d = t.connections()[0].dir(Dir::Client);
+    assert_eq!(d.keepalives, 1);
+    assert_eq!(d.retransmissions, 1);
+    let recs = t.packets(0);
+    assert_eq!(recs[4].analysis & analysis::KEEPALIVE, analysis::KEEPALIVE);
+    assert_eq!(recs[5].analysis & analysis::RETRANSMISSION, analysis::RETRANSMISSION);
+}
+
+#[test]
+fn idle_gaps_at_or_above_the_threshold_are_recorded() {
+    let mut p = handshake();
+    p.push((ms(2) + 1_500_000_000, seg(C, S, PA, 101, 501, 10)));
+    p.push((ms(2) + 1_600_000_000, seg(S, C, A, 501, 111, 0)));
+    let t = run(&p);
+    let gaps = &t.connections()[0].idle_gaps;
+    assert_eq!(gaps.len(), 1);
+    assert_eq!((gaps[0].after_frame, gaps[0].before_frame, gaps[0].ns), (3, 4, 1_500_000_000));
+}
+
+// ---- Port reuse ----
+
+#[test]
+fn syn_with_a_new_isn_after_a_reset_starts_a_new_connection() {
+    let mut p = handshake();
+    p.push((ms(3), seg(S, C, R, 501, 0, 0)));
+    p.push((ms(4), seg(C, S, SYN, 9000, 0, 0)));
+    p.push((ms(5), seg(C, S, SYN, 9000, 0, 0)));
+    let t = run(&p);
+    assert_eq!(t.connections().len(), 2);
+    assert_eq!(t.connections()[1].first_frame, 5);
+    assert_eq!(t.connections()[1].dir(Dir::Client).packets, 2, "a retransmitted SYN stays");
+}
+
+#[test]
+fn packet_record_is_at_most_64_bytes() {
+    assert!(size_of::<PacketRecord>() <= 64, "{}", size_of::<PacketRecord>());
+}

@@ -1,0 +1,13 @@
+//! rstscope: finds every TCP connection in a capture, and for every RST who sent it and why.
+//!
+//! The library is the pipeline, with no GUI dependency:
+//! [`source`] (pcap/pcapng from a file or a pipe) -> [`decode`] (link layers, IP, TCP) ->
+//! [`flow`] (connections, both directions' counters, handshake, idle gaps, RSTs) ->
+//! [`report`] (text and JSON). [`pipeline`] runs it on named worker threads and sends typed
+//! events; the command line and the desktop app are thin consumers of those events.
+
+pub mod decode;
+pub mod flow;
+pub mod pipeline;
+pub mod report;
+pub mod source;

@@ -1,0 +1,157 @@
+//! The `rstscope` command. Parses arguments and hands over to the library.
+//!
+//! Exit codes: 0 when every capture was read to its end; 1 when an input problem (a damaged or
+//! cut file) left partial results; 2 on a fatal error (a capture that cannot be opened, bad
+//! arguments). A closed output pipe (`rstscope analyze x | head`) is not an error.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use rstscope::flow::FlowConfig;
+use rstscope::pipeline::{self, Options};
+use rstscope::report;
+use rstscope::source::SourceSpec;
+
+#[derive(Parser)]
+#[command(name = "rstscope", version, about = "Who sent each TCP RST in a capture, and why")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lists every TCP connection in pcap/pcapng captures, with every RST in detail.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Only connections with at least one RST.
+    #[arg(long)]
+    resets_only: bool,
+    /// Report silences inside a connection at least this long, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    idle_gap: f64,
+    /// Print measurements (time, packets, bytes retained per packet) on standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => analyze(&args),
+    }
+}
+
+/// What happened to the worst of the inputs.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Status {
+    Ok = 0,
+    Partial = 1,
+    Fatal = 2,
+}
+
+fn analyze(args: &AnalyzeArgs) -> ExitCode {
+    if !(args.idle_gap.is_finite() && args.idle_gap > 0.0) {
+        eprintln!("rstscope: --idle-gap must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let options = Options {
+        flow: FlowConfig {
+            idle_gap_ns: (args.idle_gap * 1e9).round() as i64,
+            ..FlowConfig::default()
+        },
+        ..Options::default()
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut status = Status::Ok;
+    let many_json = args.format == Format::Json && args.files.len() > 1;
+    let mut first = true;
+    let result: io::Result<()> = (|| {
+        if many_json {
+            writeln!(out, "[")?;
+        }
+        for name in &args.files {
+            let started = Instant::now();
+            let outcome = pipeline::analyze(SourceSpec::from_arg(name), options);
+            let error = outcome.error.as_ref();
+            let Some(analysis) = &outcome.analysis else {
+                let msg = error.map_or_else(|| "the analysis stopped without a result".to_owned(), |e| format!("{e}"));
+                eprintln!("rstscope: {name}: {msg}");
+                status = status.max(Status::Fatal);
+                continue;
+            };
+            if let Some(e) = error {
+                eprintln!("rstscope: {name}: {e}; results up to there follow");
+                status = status.max(Status::Partial);
+            }
+            if args.stats {
+                print_stats(analysis, started.elapsed().as_secs_f64());
+            }
+            match args.format {
+                Format::Json => {
+                    if many_json && !first {
+                        writeln!(out, ",")?;
+                    }
+                    report::write_json(&mut out, analysis, error, args.resets_only)?;
+                }
+                Format::Text => {
+                    if !first {
+                        writeln!(out)?;
+                    }
+                    report::write_text(&mut out, analysis, error, args.resets_only)?;
+                }
+            }
+            first = false;
+        }
+        if many_json {
+            writeln!(out, "]")?;
+        }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => {}
+        // The reader of our output went away (`| head`): not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rstscope: cannot write the report: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(status as u8)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn print_stats(a: &pipeline::Analysis, elapsed_s: f64) {
+    let per_packet = if a.stats.tcp_packets > 0 {
+        a.stats.retained_packet_bytes as f64 / a.stats.tcp_packets as f64
+    } else {
+        0.0
+    };
+    eprintln!(
+        "frames={} tcp_packets={} connections={} elapsed_s={elapsed_s:.3} retained_packet_bytes={} retained_bytes_per_packet={per_packet:.1}",
+        a.stats.frames,
+        a.stats.tcp_packets,
+        a.connections.len(),
+        a.stats.retained_packet_bytes
+    );
+}

@@ -1,0 +1,388 @@
+//! The analysis pipeline on worker threads: `source -> decode` on a reader thread, `flow` (and,
+//! later, `diagnose`) on a flow thread, and typed [`Event`]s to whoever consumes them (the CLI,
+//! the desktop app, a test).
+//!
+//! Events end with exactly one [`Event::End`], carrying the analysis (possibly partial) and the
+//! error that stopped the input, if any. Consumers may drop the receiver at any time; the
+//! workers then stop.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+
+use crate::decode::{self, Skip, TcpSegment};
+use crate::flow::{Connection, FlowConfig, FlowTracker, PacketRecord};
+use crate::source::{ByteCounter, CaptureReader, SourceError, SourceInfo, SourceSpec};
+
+/// Settings of one analysis.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub flow: FlowConfig,
+    /// How often progress and connection batches are sent.
+    pub update_interval: Duration,
+    /// Send [`Event::Connections`] batches while loading (the app does; the CLI does not).
+    pub live_updates: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            flow: FlowConfig::default(),
+            update_interval: Duration::from_millis(100),
+            live_updates: false,
+        }
+    }
+}
+
+/// What the pipeline reports, in order: `Started`, then any mix of `Progress`, `Connections` and
+/// `Warning`, then one `End`.
+#[derive(Debug)]
+pub enum Event {
+    Started(SourceInfo),
+    Progress(Progress),
+    Connections(ConnectionBatch),
+    Warning(Warning),
+    End(Box<Outcome>),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes taken from the file or pipe (compressed bytes for a gzip file).
+    pub bytes_read: u64,
+    pub total_bytes: Option<u64>,
+    pub frames: u64,
+    pub tcp_packets: u64,
+    pub connections: u64,
+}
+
+/// Connections created or changed since the previous batch, with their new packet records.
+#[derive(Debug, Default)]
+pub struct ConnectionBatch {
+    pub connections: Vec<Connection>,
+    /// `(connection id, records appended since the previous batch)`.
+    pub new_packets: Vec<(u32, Vec<PacketRecord>)>,
+}
+
+/// Something the user should know that did not stop the analysis.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// A stable identifier: `link-type`, `not-ip`, `not-tcp`, `fragment`, `truncated`,
+    /// `malformed`, `input-stopped`.
+    pub kind: &'static str,
+    /// Frames concerned, when the warning counts frames.
+    pub frames: Option<u64>,
+    pub message: String,
+}
+
+/// The result of a whole analysis.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `None` when the capture could not be opened at all.
+    pub analysis: Option<Analysis>,
+    /// Why the input stopped early or could not be read; `None` after a clean end.
+    pub error: Option<SourceError>,
+}
+
+/// Everything found in one capture.
+#[derive(Debug)]
+pub struct Analysis {
+    pub source: SourceInfo,
+    pub connections: Vec<Connection>,
+    /// Packet records per connection id (empty vectors when retention is off).
+    pub packets: Vec<Vec<PacketRecord>>,
+    pub warnings: Vec<Warning>,
+    pub stats: Stats,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub frames: u64,
+    pub tcp_packets: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+    /// Bytes held in per-packet records at the end.
+    pub retained_packet_bytes: u64,
+}
+
+/// A running analysis: its events and a way to cancel it.
+pub struct Handle {
+    pub events: Receiver<Event>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Handle {
+    /// Asks the workers to stop; an `End` with what was read so far follows.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A callback that wakes the consumer (the app passes `ctx.request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Starts analysing `spec` on worker threads.
+///
+/// Returns at once; opening errors arrive as an `End` event like every other outcome.
+pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle {
+    let (tx, events) = unbounded();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let out = Out { tx, waker };
+    let cancel_flag = Arc::clone(&cancel);
+    let spawned = thread::Builder::new()
+        .name("rstscope-reader".to_owned())
+        .spawn(move || run(&spec, options, &out, &cancel_flag));
+    if let Err(e) = spawned {
+        let (tx, rx) = unbounded();
+        let _ = tx.send(Event::End(Box::new(Outcome {
+            analysis: None,
+            error: Some(SourceError::Io { offset: 0, cause: e }),
+        })));
+        return Handle { events: rx, cancel };
+    }
+    Handle { events, cancel }
+}
+
+/// Runs an analysis to its end on this thread's caller, returning the outcome. Convenient for
+/// tests and the CLI; events other than `End` are dropped.
+pub fn analyze(spec: SourceSpec, options: Options) -> Outcome {
+    let handle = start(spec, options, None);
+    for event in &handle.events {
+        if let Event::End(outcome) = event {
+            return *outcome;
+        }
+    }
+    Outcome {
+        analysis: None,
+        error: None,
+    }
+}
+
+#[derive(Clone)]
+struct Out {
+    tx: Sender<Event>,
+    waker: Option<Waker>,
+}
+
+impl Out {
+    /// Sends an event; false when the consumer has gone.
+    fn send(&self, event: Event) -> bool {
+        let ok = self.tx.send(event).is_ok();
+        if let Some(w) = &self.waker {
+            w();
+        }
+        ok
+    }
+}
+
+/// Decoded frames travel to the flow thread in batches of this many.
+const BATCH: usize = 2048;
+
+enum ReaderMsg {
+    Batch(Vec<(u64, i64, TcpSegment)>),
+    Done(ReaderEnd),
+}
+
+struct ReaderEnd {
+    frames: u64,
+    skipped: BTreeMap<Skip, u64>,
+    first_ts_ns: Option<i64>,
+    last_ts_ns: Option<i64>,
+    error: Option<SourceError>,
+}
+
+/// The reader thread's body: opens the source, starts the flow thread, decodes.
+fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>) {
+    let (mut reader, info, counter) = match CaptureReader::open(spec) {
+        Ok(opened) => opened,
+        Err(error) => {
+            out.send(Event::End(Box::new(Outcome {
+                analysis: None,
+                error: Some(error),
+            })));
+            return;
+        }
+    };
+    out.send(Event::Started(info.clone()));
+    let (batch_tx, batch_rx) = bounded::<ReaderMsg>(16);
+    let flow_out = out.clone();
+    let flow_counter = counter.clone();
+    let flow = thread::Builder::new()
+        .name("rstscope-flow".to_owned())
+        .spawn(move || flow_thread(&batch_rx, info, options, &flow_out, &flow_counter));
+    let flow = match flow {
+        Ok(handle) => handle,
+        Err(e) => {
+            out.send(Event::End(Box::new(Outcome {
+                analysis: None,
+                error: Some(SourceError::Io { offset: 0, cause: e }),
+            })));
+            return;
+        }
+    };
+    let end = read_all(&mut reader, &batch_tx, cancel);
+    let _ = batch_tx.send(ReaderMsg::Done(end));
+    drop(batch_tx);
+    let _ = flow.join();
+}
+
+fn read_all(reader: &mut CaptureReader, batch_tx: &Sender<ReaderMsg>, cancel: &AtomicBool) -> ReaderEnd {
+    let mut end = ReaderEnd {
+        frames: 0,
+        skipped: BTreeMap::new(),
+        first_ts_ns: None,
+        last_ts_ns: None,
+        error: None,
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => {
+                end.frames = p.frame;
+                end.first_ts_ns.get_or_insert(p.ts_ns);
+                end.last_ts_ns = Some(p.ts_ns);
+                match decode::decode(p.link_type, p.data) {
+                    Ok(seg) => batch.push((p.frame, p.ts_ns, seg)),
+                    Err(skip) => *end.skipped.entry(skip).or_default() += 1,
+                }
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if batch_tx.send(ReaderMsg::Batch(full)).is_err() || cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                end.error = Some(e);
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batch_tx.send(ReaderMsg::Batch(batch));
+    }
+    end
+}
+
+fn flow_thread(rx: &Receiver<ReaderMsg>, info: SourceInfo, options: Options, out: &Out, counter: &ByteCounter) {
+    let mut tracker = FlowTracker::new(options.flow);
+    let mut sent_packets: Vec<usize> = Vec::new();
+    let mut last_update = Instant::now();
+    let mut frames_seen = 0u64;
+    let progress = |tracker: &FlowTracker, frames: u64| Progress {
+        bytes_read: counter.get(),
+        total_bytes: info.file_bytes,
+        frames,
+        tcp_packets: tracker.tcp_packets(),
+        connections: tracker.connections().len() as u64,
+    };
+    let end = loop {
+        match rx.recv() {
+            Ok(ReaderMsg::Batch(batch)) => {
+                if let Some((frame, _, _)) = batch.last() {
+                    frames_seen = *frame;
+                }
+                for (frame, ts, seg) in &batch {
+                    tracker.observe(*frame, *ts, seg);
+                }
+                if last_update.elapsed() >= options.update_interval {
+                    last_update = Instant::now();
+                    if options.live_updates {
+                        let batch = changed_batch(&mut tracker, &mut sent_packets);
+                        if !out.send(Event::Connections(batch)) {
+                            return;
+                        }
+                    }
+                    if !out.send(Event::Progress(progress(&tracker, frames_seen))) {
+                        return;
+                    }
+                }
+            }
+            Ok(ReaderMsg::Done(end)) => break end,
+            // The reader died without saying why: report what we have.
+            Err(_) => {
+                break ReaderEnd {
+                    frames: frames_seen,
+                    skipped: BTreeMap::new(),
+                    first_ts_ns: None,
+                    last_ts_ns: None,
+                    error: None,
+                };
+            }
+        }
+    };
+    if options.live_updates {
+        let batch = changed_batch(&mut tracker, &mut sent_packets);
+        if !batch.connections.is_empty() {
+            out.send(Event::Connections(batch));
+        }
+    }
+    out.send(Event::Progress(progress(&tracker, end.frames)));
+    let mut warnings = skip_warnings(&end.skipped);
+    if let Some(err) = &end.error {
+        warnings.push(Warning {
+            kind: "input-stopped",
+            frames: None,
+            message: format!("{err}; the {} frames before it were analysed", end.frames),
+        });
+    }
+    for w in &warnings {
+        out.send(Event::Warning(w.clone()));
+    }
+    let stats = Stats {
+        frames: end.frames,
+        tcp_packets: tracker.tcp_packets(),
+        first_ts_ns: end.first_ts_ns,
+        last_ts_ns: end.last_ts_ns,
+        retained_packet_bytes: tracker.retained_packet_bytes() as u64,
+    };
+    let (connections, packets) = tracker.finish();
+    out.send(Event::End(Box::new(Outcome {
+        analysis: Some(Analysis {
+            source: info,
+            connections,
+            packets,
+            warnings,
+            stats,
+        }),
+        error: end.error,
+    })));
+}
+
+fn changed_batch(tracker: &mut FlowTracker, sent_packets: &mut Vec<usize>) -> ConnectionBatch {
+    let ids = tracker.take_changed();
+    let mut batch = ConnectionBatch::default();
+    sent_packets.resize(tracker.connections().len(), 0);
+    for id in ids {
+        batch.connections.push(tracker.connections()[id as usize].clone());
+        let records = tracker.packets(id);
+        let already = &mut sent_packets[id as usize];
+        if records.len() > *already {
+            batch.new_packets.push((id, records[*already..].to_vec()));
+            *already = records.len();
+        }
+    }
+    batch
+}
+
+fn skip_warnings(skipped: &BTreeMap<Skip, u64>) -> Vec<Warning> {
+    skipped
+        .iter()
+        .map(|(skip, &n)| Warning {
+            kind: match skip {
+                Skip::LinkType(_) => "link-type",
+                Skip::NotIp => "not-ip",
+                Skip::NotTcp(_) => "not-tcp",
+                Skip::Fragment => "fragment",
+                Skip::Truncated => "truncated",
+                Skip::Malformed => "malformed",
+            },
+            frames: Some(n),
+            message: format!("{n} frame(s): {}", skip.describe()),
+        })
+        .collect()
+}

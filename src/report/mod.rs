@@ -1,0 +1,176 @@
+//! Reports: a readable text table and JSON. Both read an [`Analysis`]; neither decides anything.
+
+pub mod json;
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use chrono::{DateTime, SecondsFormat};
+
+use crate::decode::flags;
+use crate::flow::{Connection, Dir};
+use crate::pipeline::Analysis;
+use crate::source::SourceError;
+
+/// RFC 3339 in UTC with microseconds, e.g. `2024-05-01T12:00:00.123456Z`.
+pub fn rfc3339(ts_ns: i64) -> String {
+    DateTime::from_timestamp_nanos(ts_ns).to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Nanoseconds as seconds, rounded to the microsecond.
+#[allow(clippy::cast_precision_loss)]
+pub fn secs(ns: i64) -> f64 {
+    (ns as f64 / 1e3).round() / 1e6
+}
+
+/// Writes the JSON report.
+pub fn write_json(out: &mut dyn Write, a: &Analysis, error: Option<&SourceError>, resets_only: bool) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json::report(a, error, resets_only))?;
+    writeln!(out)
+}
+
+/// Writes the text report: a summary, a table of connections, and a block per reset connection.
+pub fn write_text(out: &mut dyn Write, a: &Analysis, error: Option<&SourceError>, resets_only: bool) -> io::Result<()> {
+    let resets: usize = a.connections.iter().map(|c| c.resets.len()).sum();
+    let reset_conns = a.connections.iter().filter(|c| !c.resets.is_empty()).count();
+    writeln!(out, "{}", a.source.name)?;
+    let span = match (a.stats.first_ts_ns, a.stats.last_ts_ns) {
+        (Some(f), Some(l)) => format!(", {} to {} ({:.3} s)", rfc3339(f), rfc3339(l), secs(l - f)),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "  {} frames, {} TCP packets, {} connections, {} with a RST ({} RSTs){span}",
+        a.stats.frames,
+        a.stats.tcp_packets,
+        a.connections.len(),
+        reset_conns,
+        resets
+    )?;
+    if let Some(e) = error {
+        writeln!(out, "  INCOMPLETE: {e}")?;
+    }
+    for w in &a.warnings {
+        writeln!(out, "  note: {}", w.message)?;
+    }
+    let shown: Vec<&Connection> = a
+        .connections
+        .iter()
+        .filter(|c| !resets_only || !c.resets.is_empty())
+        .collect();
+    if shown.is_empty() {
+        writeln!(out, "\n  no {}connections", if resets_only { "reset " } else { "" })?;
+        return Ok(());
+    }
+    writeln!(out)?;
+    let rows: Vec<[String; 9]> = shown.iter().map(|c| row(c, a.stats.first_ts_ns.unwrap_or(0))).collect();
+    let head = ["#", "client", "server", "start", "duration", "packets c/s", "bytes c/s", "end", "zeek"];
+    let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let right = matches!(i, 0 | 4 | 5 | 6);
+            if right {
+                let _ = write!(s, "{cell:>w$}  ");
+            } else {
+                let _ = write!(s, "{cell:<w$}  ");
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(&head))?;
+    for r in &rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        writeln!(out, "{}", line(&cells))?;
+    }
+    for c in shown.iter().filter(|c| !c.resets.is_empty()) {
+        writeln!(out)?;
+        write_reset_block(out, c)?;
+    }
+    Ok(())
+}
+
+fn row(c: &Connection, t0: i64) -> [String; 9] {
+    let cl = c.dir(Dir::Client);
+    let sv = c.dir(Dir::Server);
+    [
+        c.id.to_string(),
+        c.client.to_string(),
+        c.server.to_string(),
+        format!("+{:.3}", secs(c.first_ts_ns - t0)),
+        format!("{:.3}", secs(c.duration_ns())),
+        format!("{}/{}", cl.packets, sv.packets),
+        format!("{}/{}", cl.payload_bytes, sv.payload_bytes),
+        c.termination().as_str().to_owned(),
+        format!("{} {}", c.zeek.conn_state(), c.zeek.history()),
+    ]
+}
+
+fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
+    writeln!(
+        out,
+        "connection {}: {} -> {}, {}",
+        c.id,
+        c.client,
+        c.server,
+        c.termination().as_str()
+    )?;
+    if let Some(syn) = c.handshake.syn_frame {
+        let rtt = c
+            .handshake
+            .rtt_ns
+            .map_or(String::new(), |ns| format!(", initial RTT {:.3} ms", ns as f64 / 1e6));
+        writeln!(
+            out,
+            "  handshake: SYN frame {syn}, SYN-ACK {}, ACK {}{rtt}",
+            opt(c.handshake.synack_frame),
+            opt(c.handshake.ack_frame)
+        )?;
+    }
+    for g in &c.idle_gaps {
+        writeln!(out, "  idle {:.3} s between frames {} and {}", secs(g.ns), g.after_frame, g.before_frame)?;
+    }
+    for (name, d) in [("client", Dir::Client), ("server", Dir::Server)] {
+        if let Some(f) = c.dir(d).fin_frame {
+            writeln!(out, "  FIN from the {name} in frame {f}")?;
+        }
+    }
+    for r in &c.resets {
+        let who = match r.from {
+            Dir::Client => "client",
+            Dir::Server => "server",
+        };
+        let window = match r.in_window {
+            Some(true) if r.exact == Some(true) => "exactly the expected seq",
+            Some(true) => "in window",
+            Some(false) => "OUT OF WINDOW",
+            None => "window unknown",
+        };
+        let ip_id = r.ip_id.map_or_else(|| "-".to_owned(), |i| i.to_string());
+        writeln!(
+            out,
+            "  RST frame {} from the {who}: flags {} seq {} (rel {}) ack {} (rel {}), {window}, ttl {}, ip id {ip_id}, {} payload bytes",
+            r.frame,
+            flags::tcpdump(r.flags),
+            r.seq,
+            opt(r.seq_rel),
+            r.ack,
+            opt(r.ack_rel),
+            r.ttl,
+            r.payload_len
+        )?;
+        if let Some(t) = &r.text {
+            writeln!(out, "    text: {t:?}")?;
+        }
+    }
+    Ok(())
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| x.to_string())
+}
