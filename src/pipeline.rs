@@ -244,7 +244,7 @@ fn read_all(reader: &mut CaptureReader, batch_tx: &Sender<ReaderMsg>, cancel: &A
                 end.frames = p.frame;
                 end.first_ts_ns.get_or_insert(p.ts_ns);
                 end.last_ts_ns = Some(p.ts_ns);
-                match decode::decode(p.link_type, p.data) {
+                match decode::decode(p.link_type, p.data, p.orig_len) {
                     Ok(seg) => batch.push((p.frame, p.ts_ns, seg)),
                     Err(skip) => *end.skipped.entry(skip).or_default() += 1,
                 }

@@ -131,6 +131,10 @@ pub struct Direction {
     /// Initial sequence number: the SYN's, or the first seen for a connection seen mid-stream.
     pub isn: Option<u32>,
     pub syn_seen: bool,
+    /// The ISN implied by the peer's SYN-ACK (its ACK minus one), when this side's SYN was not
+    /// seen.
+    #[serde(skip)]
+    acked_isn: Option<u32>,
     pub window_scale: Option<u8>,
     pub mss: Option<u16>,
     pub timestamps: bool,
@@ -238,8 +242,37 @@ pub struct Connection {
     pub resets: Vec<Reset>,
     #[serde(skip)]
     pub zeek: ZeekTracker,
+    /// Zeek connections already closed by Zeek's timers or reuse rule.
+    pub zeek_earlier: Vec<ZeekVerdict>,
+    /// The sender of the current Zeek connection's first packet.
     #[serde(skip)]
-    first_dir: Dir,
+    zeek_first_dir: Dir,
+}
+
+/// Zeek's `conn_state` and `history` for one connection as Zeek would log it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZeekVerdict {
+    pub conn_state: &'static str,
+    pub history: String,
+}
+
+impl ZeekVerdict {
+    fn of(t: &ZeekTracker) -> Self {
+        Self {
+            conn_state: t.conn_state(),
+            history: t.history(),
+        }
+    }
+}
+
+/// A new Zeek tracker for a connection whose first packet is `seg`; Zeek's `likely_server_ports`
+/// is approximated by the ports below 1024.
+fn zeek_tracker_for(seg: &TcpSegment) -> ZeekTracker {
+    if zeek::zeek_port_flip(seg.flags, seg.src_port, seg.dst_port, |p| p < 1024) {
+        ZeekTracker::new_port_flipped()
+    } else {
+        ZeekTracker::new()
+    }
 }
 
 impl Connection {
@@ -271,11 +304,13 @@ impl Connection {
         }
     }
 
-    /// True once the connection has ended (RST, or FIN both ways): a new SYN on the same
-    /// 4-tuple then starts a new connection.
-    fn is_finished(&self) -> bool {
-        !self.resets.is_empty()
-            || (self.dirs[0].fin_frame.is_some() && self.dirs[1].fin_frame.is_some())
+    /// Zeek's verdicts: one per connection Zeek would log for these packets. Zeek's timers and
+    /// reuse rule can cut what Wireshark calls one conversation into several (for example RSTs
+    /// minutes apart); the last entry is the current one.
+    pub fn zeek_connections(&self) -> Vec<ZeekVerdict> {
+        let mut all = self.zeek_earlier.clone();
+        all.push(ZeekVerdict::of(&self.zeek));
+        all
     }
 
     fn dir_of(&self, src: SocketAddr) -> Dir {
@@ -395,20 +430,23 @@ impl FlowTracker {
         id
     }
 
-    /// A SYN without ACK whose ISN differs from the first sequence number seen from that
-    /// endpoint begins a new connection (Wireshark's port-reuse rule); so does any SYN once the
-    /// old connection has ended.
+    /// A SYN without ACK whose sequence number is not the ISN its sender already uses begins a
+    /// new connection (Wireshark's port-reuse rule, `tcp.analysis.reused_ports`). A
+    /// retransmitted SYN (same ISN) does not.
     fn starts_new_connection(&self, id: u32, src: SocketAddr, seg: &TcpSegment) -> bool {
         if seg.flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN {
             return false;
         }
         let conn = &self.conns[id as usize];
         let sender = conn.dir(conn.dir_of(src));
-        match sender.isn {
-            Some(isn) if isn != seg.seq => true,
-            Some(_) => false,
-            None => conn.is_finished(),
-        }
+        // The ISN this endpoint is known or believed to use: its own SYN's; else the one the
+        // peer's SYN-ACK acknowledged; else the first sequence number it sent.
+        let expected = if sender.syn_seen {
+            sender.isn
+        } else {
+            sender.acked_isn.or(sender.isn)
+        };
+        expected.is_some_and(|isn| isn != seg.seq)
     }
 
     fn new_connection(
@@ -442,8 +480,9 @@ impl FlowTracker {
             handshake: Handshake::default(),
             idle_gaps: Vec::new(),
             resets: Vec::new(),
-            zeek: ZeekTracker::new(),
-            first_dir: if src == client { Dir::Client } else { Dir::Server },
+            zeek: zeek_tracker_for(seg),
+            zeek_earlier: Vec::new(),
+            zeek_first_dir: if src == client { Dir::Client } else { Dir::Server },
         });
         self.packets.push(Vec::new());
         self.changed_flag.push(false);
@@ -490,14 +529,22 @@ fn update(
     conn.last_frame = frame;
     conn.last_ts_ns = ts_ns;
 
-    conn.zeek.observe(&ZeekSegment {
-        from_first_sender: dir == conn.first_dir,
+    let mut zseg = ZeekSegment {
+        from_first_sender: dir == conn.zeek_first_dir,
         flags: f,
         seq: seg.seq,
         ack: seg.ack,
         payload_len: seg.payload_len,
         window: seg.window,
-    });
+    };
+    let now_us = u64::try_from(ts_ns / 1000).unwrap_or(0);
+    if conn.zeek.expired_at(now_us) || conn.zeek.is_reuse(&zseg) {
+        let done = std::mem::replace(&mut conn.zeek, zeek_tracker_for(seg));
+        conn.zeek_earlier.push(ZeekVerdict::of(&done));
+        conn.zeek_first_dir = dir;
+        zseg.from_first_sender = true;
+    }
+    conn.zeek.observe_at(&zseg, seg.payload_captured, now_us);
 
     // The receiver's view, needed to judge a RST before this segment changes anything.
     let rst_view = rst.then(|| judge_rst(conn, dir, seg));
@@ -509,6 +556,12 @@ fn update(
     }
     if syn && ack && dir == Dir::Server && conn.handshake.synack_frame.is_none() {
         conn.handshake.synack_frame = Some(frame);
+    }
+    if syn && ack {
+        let peer = &mut conn.dirs[dir.reverse().index()];
+        if !peer.syn_seen {
+            peer.acked_isn = Some(seg.ack.wrapping_sub(1));
+        }
     }
     if !syn && !rst && ack && dir == Dir::Client && conn.handshake.ack_frame.is_none() {
         let server_isn = conn.dir(Dir::Server).isn;

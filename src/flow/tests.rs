@@ -24,6 +24,7 @@ fn seg(from: &str, to: &str, f: u8, seq: u32, ack: u32, len: u32) -> TcpSegment 
         dont_fragment: true,
         payload_len: len,
         options: TcpOptions::default(),
+        payload_captured: true,
         rst_payload: None,
     }
 }
@@ -159,6 +160,13 @@ fn idle_gaps_at_or_above_the_threshold_are_recorded() {
 }
 
 // ---- Port reuse ----
+
+#[test]
+fn syn_from_a_side_that_never_sent_one_stays_in_the_connection() {
+    // Seen mid-stream, then the client's SYN: Wireshark keeps one conversation.
+    let t = run(&[(0, seg(S, C, PA, 7, 9, 10)), (ms(1), seg(C, S, SYN, 100, 0, 0))]);
+    assert_eq!(t.connections().len(), 1);
+}
 
 #[test]
 fn syn_with_a_new_isn_after_a_reset_starts_a_new_connection() {

@@ -154,6 +154,10 @@ pub struct Conn {
     pub termination: &'static str,
     pub resets: Vec<ResetJson>,
     pub zeek: Zeek,
+    /// Earlier connections Zeek would log separately for these packets (its timers split what
+    /// Wireshark calls one conversation); usually empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zeek_earlier: Vec<Zeek>,
     /// Filled by the diagnosis stage; `null` until it exists.
     pub diagnosis: Option<()>,
 }
@@ -198,6 +202,14 @@ impl From<&Connection> for Conn {
                 conn_state: c.zeek.conn_state(),
                 history: c.zeek.history(),
             },
+            zeek_earlier: c
+                .zeek_earlier
+                .iter()
+                .map(|z| Zeek {
+                    conn_state: z.conn_state,
+                    history: z.history.clone(),
+                })
+                .collect(),
             diagnosis: None,
         }
     }

@@ -277,6 +277,12 @@ impl CaptureReader {
         }
     }
 
+    /// Bytes consumed so far (of the decompressed stream for gzip input): after a record, the
+    /// offset where the next one starts.
+    pub fn offset(&self) -> u64 {
+        self.stream.offset()
+    }
+
     fn located(&self, err: Damage) -> SourceError {
         match err {
             Damage::Stopped { offset, reason } => SourceError::Stopped {

@@ -1,0 +1,46 @@
+//! Shared helpers for the integration tests: where the reference corpus is, how to read its
+//! tab-separated indexes, and a one-call analysis.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rstscope::pipeline::{self, Options, Outcome};
+use rstscope::source::SourceSpec;
+
+/// `../shared/corpus` beside the repository, or `$RSTSCOPE_CORPUS`. Panics when absent: the
+/// conformance tests must not pass by finding nothing to check.
+pub fn corpus() -> PathBuf {
+    let dir = std::env::var_os("RSTSCOPE_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("INDEX.tsv").is_file(),
+        "reference corpus not found at {} (set RSTSCOPE_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
+/// Rows of a tab-separated file with a header line, as maps from column name to value.
+pub fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .split('\t')
+        .map(str::to_owned)
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| header.iter().cloned().zip(l.split('\t').map(str::to_owned)).collect())
+        .collect()
+}
+
+/// Analyses one file with packet records kept.
+pub fn analyze(path: &Path) -> Outcome {
+    pipeline::analyze(SourceSpec::File(path.to_owned()), Options::default())
+}
