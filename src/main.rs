@@ -16,7 +16,11 @@ use rstscope::report;
 use rstscope::source::SourceSpec;
 
 #[derive(Parser)]
-#[command(name = "rstscope", version, about = "Who sent each TCP RST in a capture, and why")]
+#[command(
+    name = "rstscope",
+    version,
+    about = "Who sent each TCP RST in a capture, and why"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -95,7 +99,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             let outcome = pipeline::analyze(SourceSpec::from_arg(name), options);
             let error = outcome.error.as_ref();
             let Some(analysis) = &outcome.analysis else {
-                let msg = error.map_or_else(|| "the analysis stopped without a result".to_owned(), |e| format!("{e}"));
+                let msg = error.map_or_else(
+                    || "the analysis stopped without a result".to_owned(),
+                    |e| format!("{e}"),
+                );
                 eprintln!("rstscope: {name}: {msg}");
                 status = status.max(Status::Fatal);
                 continue;

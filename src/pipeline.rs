@@ -139,7 +139,10 @@ pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle
         let (tx, rx) = unbounded();
         let _ = tx.send(Event::End(Box::new(Outcome {
             analysis: None,
-            error: Some(SourceError::Io { offset: 0, cause: e }),
+            error: Some(SourceError::Io {
+                offset: 0,
+                cause: e,
+            }),
         })));
         return Handle { events: rx, cancel };
     }
@@ -218,7 +221,10 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
         Err(e) => {
             out.send(Event::End(Box::new(Outcome {
                 analysis: None,
-                error: Some(SourceError::Io { offset: 0, cause: e }),
+                error: Some(SourceError::Io {
+                    offset: 0,
+                    cause: e,
+                }),
             })));
             return;
         }
@@ -229,7 +235,11 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
     let _ = flow.join();
 }
 
-fn read_all(reader: &mut CaptureReader, batch_tx: &Sender<ReaderMsg>, cancel: &AtomicBool) -> ReaderEnd {
+fn read_all(
+    reader: &mut CaptureReader,
+    batch_tx: &Sender<ReaderMsg>,
+    cancel: &AtomicBool,
+) -> ReaderEnd {
     let mut end = ReaderEnd {
         frames: 0,
         skipped: BTreeMap::new(),
@@ -250,7 +260,9 @@ fn read_all(reader: &mut CaptureReader, batch_tx: &Sender<ReaderMsg>, cancel: &A
                 }
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if batch_tx.send(ReaderMsg::Batch(full)).is_err() || cancel.load(Ordering::Relaxed) {
+                    if batch_tx.send(ReaderMsg::Batch(full)).is_err()
+                        || cancel.load(Ordering::Relaxed)
+                    {
                         break;
                     }
                 }
@@ -268,7 +280,13 @@ fn read_all(reader: &mut CaptureReader, batch_tx: &Sender<ReaderMsg>, cancel: &A
     end
 }
 
-fn flow_thread(rx: &Receiver<ReaderMsg>, info: SourceInfo, options: Options, out: &Out, counter: &ByteCounter) {
+fn flow_thread(
+    rx: &Receiver<ReaderMsg>,
+    info: SourceInfo,
+    options: Options,
+    out: &Out,
+    counter: &ByteCounter,
+) {
     let mut tracker = FlowTracker::new(options.flow);
     let mut sent_packets: Vec<usize> = Vec::new();
     let mut last_update = Instant::now();
@@ -358,7 +376,9 @@ fn changed_batch(tracker: &mut FlowTracker, sent_packets: &mut Vec<usize>) -> Co
     let mut batch = ConnectionBatch::default();
     sent_packets.resize(tracker.connections().len(), 0);
     for id in ids {
-        batch.connections.push(tracker.connections()[id as usize].clone());
+        batch
+            .connections
+            .push(tracker.connections()[id as usize].clone());
         let records = tracker.packets(id);
         let already = &mut sent_packets[id as usize];
         if records.len() > *already {

@@ -1,6 +1,7 @@
 //! Conformance against ../shared/corpus: every capture opens; connections and RST frames agree
 //! with tshark; decoded TCP fields agree with tcpdump's expected output; packet counts agree
-//! with capinfos; Zeek's conn_state agrees with Zeek's baselines.
+//! with capinfos; Zeek's `conn_state` agrees with Zeek's baselines.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 mod common;
 
@@ -16,16 +17,26 @@ use rstscope::pipeline::Analysis;
 #[test]
 fn every_capture_opens_with_results_partial_results_or_a_clear_error() {
     let dir = corpus();
-    let mut files: Vec<String> = tsv(&dir.join("INDEX.tsv")).into_iter().map(|r| r["relpath"].clone()).collect();
+    let mut files: Vec<String> = tsv(&dir.join("INDEX.tsv"))
+        .into_iter()
+        .map(|r| r["relpath"].clone())
+        .collect();
     files.push("pcap-parser/err-eof.bin".to_owned());
-    assert!(files.len() > 1400, "the corpus index lists {} captures", files.len());
+    assert!(
+        files.len() > 1400,
+        "the corpus index lists {} captures",
+        files.len()
+    );
     let (mut full, mut partial, mut refused) = (0, 0, 0);
     for rel in &files {
         let outcome = analyze(&dir.join(rel));
         match (&outcome.analysis, &outcome.error) {
             (Some(_), None) => full += 1,
             (Some(a), Some(e)) => {
-                assert!(e.is_partial(), "{rel}: partial result with a non-partial error {e}");
+                assert!(
+                    e.is_partial(),
+                    "{rel}: partial result with a non-partial error {e}"
+                );
                 assert!(
                     a.warnings.iter().any(|w| w.kind == "input-stopped"),
                     "{rel}: a partial result must carry a warning"
@@ -40,7 +51,10 @@ fn every_capture_opens_with_results_partial_results_or_a_clear_error() {
             (None, None) => panic!("{rel}: the analysis ended with neither a result nor an error"),
         }
     }
-    println!("{} captures: {full} read whole, {partial} partial, {refused} refused", files.len());
+    println!(
+        "{} captures: {full} read whole, {partial} partial, {refused} refused",
+        files.len()
+    );
 }
 
 #[test]
@@ -56,7 +70,10 @@ fn files_libpcap_rejects_are_rejected_with_libpcaps_reason() {
         if row["file"].ends_with("shb-option-too-long.pcapng") {
             // libpcap reports 32 for the header's length where the block declares 52 (0x34);
             // rstscope names the declared length. The trailer and the verdict are the same.
-            assert_eq!(err, "block total length in header 52 and trailer 808464432 don't match");
+            assert_eq!(
+                err,
+                "block total length in header 52 and trailer 808464432 don't match"
+            );
             continue;
         }
         assert_eq!(err, expected, "{}", row["file"]);
@@ -91,8 +108,14 @@ const TSHARK_EXCEPTIONS: &[(&str, &str)] = &[
         "suricata-verify/tests/defrag/bug-6887-defrag-eth-vlan-ipv4-tcp-syn/frag-eth-vlan-ip-tcp-syn.pcap",
         FRAGMENTED_SYN,
     ),
-    ("suricata-verify/tests/defrag/bug-6887-defrag-ipv4-tcp-syn/frag-ip-tcp-syn.pcap", FRAGMENTED_SYN),
-    ("suricata-verify/tests/defrag/bug-6887-defrag-ppp-ipv4-tcp-syn/frag-ppp-ip-tcp-syn.pcap", FRAGMENTED_SYN),
+    (
+        "suricata-verify/tests/defrag/bug-6887-defrag-ipv4-tcp-syn/frag-ip-tcp-syn.pcap",
+        FRAGMENTED_SYN,
+    ),
+    (
+        "suricata-verify/tests/defrag/bug-6887-defrag-ppp-ipv4-tcp-syn/frag-ppp-ip-tcp-syn.pcap",
+        FRAGMENTED_SYN,
+    ),
     ("tcpdump/beep-oobr.pcap", FUZZED),
     ("tcpdump/heapoverflow-tcp_print.pcap", FUZZED),
     ("tcpdump/mptcp-dss-oobr.pcap", FUZZED),
@@ -101,8 +124,14 @@ const TSHARK_EXCEPTIONS: &[(&str, &str)] = &[
         "tcpdump/bigtcp-ipv6.pcap",
         "an IPv6 jumbogram (payload length 0 and a hop-by-hop Jumbo option, Linux BIG TCP): tshark 4.0 calls it malformed and counts no conversation; rstscope reads its TCP header",
     ),
-    ("tcpdump/bgp-aigp.pcap", "link type Juniper Ethernet (178) is not decoded"),
-    ("zeek/Traces/tunnels/ayiya3.pcap", "the AYIYA tunnel (UDP 5072) is not decoded"),
+    (
+        "tcpdump/bgp-aigp.pcap",
+        "link type Juniper Ethernet (178) is not decoded",
+    ),
+    (
+        "zeek/Traces/tunnels/ayiya3.pcap",
+        "the AYIYA tunnel (UDP 5072) is not decoded",
+    ),
     (
         "zeek/Traces/tunnels/gre-aruba-amsdu.pcap",
         "Aruba's GRE encapsulation of 802.11 A-MSDU frames (GRE protocol 0x8200) is not decoded",
@@ -124,7 +153,10 @@ fn tshark_rst_frames(rst: &str) -> BTreeSet<u64> {
 }
 
 fn rst_frames(a: &Analysis) -> BTreeSet<u64> {
-    a.connections.iter().flat_map(|c| c.resets.iter().map(|r| r.frame)).collect()
+    a.connections
+        .iter()
+        .flat_map(|c| c.resets.iter().map(|r| r.frame))
+        .collect()
 }
 
 #[test]
@@ -139,16 +171,18 @@ fn connections_and_rst_frames_agree_with_tshark() {
     for row in tsv(&dir.join("INDEX.tsv")) {
         let rel = &row["relpath"];
         let conv_path = dir.join(format!("oracle/{rel}.conv.txt"));
-        let Ok(conv) = std::fs::read_to_string(&conv_path) else { continue };
-        let rst = std::fs::read_to_string(dir.join(format!("oracle/{rel}.rst.tsv"))).unwrap_or_default();
+        let Ok(conv) = std::fs::read_to_string(&conv_path) else {
+            continue;
+        };
+        let rst =
+            std::fs::read_to_string(dir.join(format!("oracle/{rel}.rst.tsv"))).unwrap_or_default();
         total += 1;
         let want_conns = tshark_conversations(&conv);
         let want_rsts = tshark_rst_frames(&rst);
         let outcome = analyze(&dir.join(rel));
-        let (got_conns, got_rsts) = outcome
-            .analysis
-            .as_ref()
-            .map_or((0, BTreeSet::new()), |a| (a.connections.len(), rst_frames(a)));
+        let (got_conns, got_rsts) = outcome.analysis.as_ref().map_or((0, BTreeSet::new()), |a| {
+            (a.connections.len(), rst_frames(a))
+        });
         let same = got_conns == want_conns && got_rsts == want_rsts;
         match (same, exceptions.get(rel.as_str())) {
             (true, None) => agree += 1,
@@ -167,8 +201,16 @@ fn connections_and_rst_frames_agree_with_tshark() {
         failures.len()
     );
     assert!(total > 500, "only {total} oracle files found");
-    assert!(stale.is_empty(), "exceptions that now agree (remove them): {stale:#?}");
-    assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "exceptions that now agree (remove them): {stale:#?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 // ---- tcpdump: per-packet flags, seq/ack and length ----
@@ -198,7 +240,11 @@ fn parse_tcpdump(out: &str) -> Vec<DumpLine> {
             let f = &c[5];
             lines.push(DumpLine {
                 frame,
-                flags: if f == "none" { BTreeSet::new() } else { f.chars().collect() },
+                flags: if f == "none" {
+                    BTreeSet::new()
+                } else {
+                    f.chars().collect()
+                },
                 seq: c.get(6).map(|m| m.as_str().parse().unwrap()),
                 ack: c.get(7).map(|m| m.as_str().parse().unwrap()),
                 length: c[8].parse().unwrap(),
@@ -215,7 +261,10 @@ const TCPDUMP_EXCEPTIONS: &[(&str, &str)] = &[
         "bcm-li-v",
         "TCP inside Broadcom's lawful-intercept shim on UDP 49152, which rstscope (like tshark 4.0) does not decode",
     ),
-    ("bgp-aigp", "link type Juniper Ethernet (178) is not decoded"),
+    (
+        "bgp-aigp",
+        "link type Juniper Ethernet (178) is not decoded",
+    ),
 ];
 
 /// True when a test's arguments end in a capture filter: tcpdump then numbers only the packets
@@ -242,17 +291,23 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
     let (mut checked, mut tests) = (0, 0);
     let mut failures = Vec::new();
     for row in tsv(&dir.join("TESTS.tsv")) {
-        if row["tcp_printed"] != "yes" || exceptions.contains_key(row["name"].as_str()) || has_filter(&row["args"]) {
+        if row["tcp_printed"] != "yes"
+            || exceptions.contains_key(row["name"].as_str())
+            || has_filter(&row["args"])
+        {
             continue;
         }
-        let Ok(out) = std::fs::read_to_string(dir.join(&row["out"])) else { continue };
+        let Ok(out) = std::fs::read_to_string(dir.join(&row["out"])) else {
+            continue;
+        };
         let outcome = analyze(&dir.join(&row["pcap"]));
         let Some(a) = outcome.analysis else {
             failures.push(format!("{}: not opened: {:?}", row["name"], outcome.error));
             continue;
         };
         tests += 1;
-        let records: HashMap<u64, PacketRecord> = a.packets.iter().flatten().map(|p| (p.frame, *p)).collect();
+        let records: HashMap<u64, PacketRecord> =
+            a.packets.iter().flatten().map(|p| (p.frame, *p)).collect();
         let lines = parse_tcpdump(&out);
         let mut per_frame: BTreeMap<u64, usize> = BTreeMap::new();
         for l in &lines {
@@ -266,7 +321,10 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
                 continue; // tunnels: several TCP headers in one frame
             }
             let Some(r) = records.get(&l.frame) else {
-                failures.push(format!("{} frame {}: tcpdump printed TCP, rstscope decoded none", row["name"], l.frame));
+                failures.push(format!(
+                    "{} frame {}: tcpdump printed TCP, rstscope decoded none",
+                    row["name"], l.frame
+                ));
                 continue;
             };
             checked += 1;
@@ -281,10 +339,16 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
                     row["name"], l.frame, ours, r.payload_len, theirs, l.length
                 ));
             }
-            for (printed, raw, deltas) in [(l.seq, r.seq, &mut seq_delta), (l.ack, r.ack, &mut ack_delta)] {
+            for (printed, raw, deltas) in [
+                (l.seq, r.seq, &mut seq_delta),
+                (l.ack, r.ack, &mut ack_delta),
+            ] {
                 let Some(p) = printed else { continue };
                 let Ok(p) = u32::try_from(p) else {
-                    failures.push(format!("{} frame {}: value {p} out of range", row["name"], l.frame));
+                    failures.push(format!(
+                        "{} frame {}: value {p} out of range",
+                        row["name"], l.frame
+                    ));
                     continue;
                 };
                 let d = raw.wrapping_sub(p);
@@ -300,7 +364,10 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
             }
         }
     }
-    println!("tcpdump agreement: {checked} TCP lines in {tests} expected outputs, {} disagreements", failures.len());
+    println!(
+        "tcpdump agreement: {checked} TCP lines in {tests} expected outputs, {} disagreements",
+        failures.len()
+    );
     assert!(checked > 1000, "only {checked} lines checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -348,9 +415,13 @@ fn zeek_rows(log: &str) -> Vec<ZeekRow> {
         if v.get("proto").is_some_and(|p| *p != "tcp") {
             continue;
         }
-        let (Some(oh), Some(op), Some(rh), Some(rp), Some(state)) =
-            (v.get("id.orig_h"), v.get("id.orig_p"), v.get("id.resp_h"), v.get("id.resp_p"), v.get("conn_state"))
-        else {
+        let (Some(oh), Some(op), Some(rh), Some(rp), Some(state)) = (
+            v.get("id.orig_h"),
+            v.get("id.orig_p"),
+            v.get("id.resp_h"),
+            v.get("id.resp_p"),
+            v.get("conn_state"),
+        ) else {
             continue;
         };
         let a = format!("{oh}:{op}");
@@ -371,10 +442,13 @@ fn endpoint(a: std::net::SocketAddr) -> String {
 #[test]
 fn zeek_conn_state_agrees_with_baselines() {
     let dir = corpus();
-    let (mut total, mut same_state, mut same_history, mut with_history) = (0usize, 0usize, 0usize, 0usize);
+    let (mut total, mut same_state, mut same_history, mut with_history) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut disagreements = Vec::new();
     for row in tsv(&dir.join("zeek/pairs.tsv")) {
-        let Ok(log) = std::fs::read_to_string(dir.join(&row["baseline"])) else { continue };
+        let Ok(log) = std::fs::read_to_string(dir.join(&row["baseline"])) else {
+            continue;
+        };
         let zeek = zeek_rows(&log);
         if zeek.is_empty() {
             continue;
@@ -386,7 +460,9 @@ fn zeek_conn_state_agrees_with_baselines() {
             let (x, y) = (endpoint(c.client), endpoint(c.server));
             let key = if x <= y { (x, y) } else { (y, x) };
             for z in c.zeek_connections() {
-                ours.entry(key.clone()).or_default().push((z.conn_state, z.history));
+                ours.entry(key.clone())
+                    .or_default()
+                    .push((z.conn_state, z.history));
             }
         }
         for z in &zeek {
@@ -413,7 +489,11 @@ fn zeek_conn_state_agrees_with_baselines() {
     println!(
         "zeek conn_state agreement: {same_state} of {total} TCP connections ({pct:.1}%); history agrees for {same_history} of {with_history} matched"
     );
-    let shown = if std::env::var_os("RSTSCOPE_VERBOSE").is_some() { disagreements.len() } else { 60 };
+    let shown = if std::env::var_os("RSTSCOPE_VERBOSE").is_some() {
+        disagreements.len()
+    } else {
+        60
+    };
     for d in disagreements.iter().take(shown) {
         println!("  {d}");
     }

@@ -3,7 +3,7 @@
 //! etherparse parses each IP header with its extension headers, in its lax mode, which keeps
 //! what it parsed when a snapshot length cut the packet. Around it, this module walks what
 //! etherparse's packet slicer does not know: link headers (BSD null/loopback, Linux SLL/SLL2,
-//! PPP, Cisco HDLC, FDDI, 802.11, PPI, NFLOG, IPoIB), MPLS, PPPoE, 802.1ah and tunnels (IP-in-IP,
+//! PPP, Cisco HDLC, FDDI, 802.11, PPI, NFLOG, `IPoIB`), MPLS, `PPPoE`, `802.1ah` and tunnels (`IP-in-IP`,
 //! GRE and ERSPAN, VXLAN, Geneve, GTP-U, Teredo); the connection is the innermost TCP header,
 //! as in Wireshark. The TCP header itself is read here too: etherparse refuses a TCP header
 //! whose options were cut by the snapshot length, while the fixed 20 bytes (ports, sequence
@@ -29,7 +29,15 @@ pub mod flags {
     /// Flags as tcpdump prints them: `S`, `S.`, `R.`, `F.`, `P.` ... (`.` = ACK).
     pub fn tcpdump(f: u8) -> String {
         let mut s = String::with_capacity(6);
-        for (bit, c) in [(SYN, 'S'), (FIN, 'F'), (PSH, 'P'), (RST, 'R'), (URG, 'U'), (ECE, 'E'), (CWR, 'W')] {
+        for (bit, c) in [
+            (SYN, 'S'),
+            (FIN, 'F'),
+            (PSH, 'P'),
+            (RST, 'R'),
+            (URG, 'U'),
+            (ECE, 'E'),
+            (CWR, 'W'),
+        ] {
             if f & bit != 0 {
                 s.push(c);
             }
@@ -50,7 +58,7 @@ pub struct TcpOptions {
     pub mss: Option<u16>,
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
-    /// TSval, TSecr.
+    /// `TSval`, `TSecr`.
     pub timestamp: Option<(u32, u32)>,
 }
 
@@ -104,7 +112,9 @@ impl Skip {
             Self::NotIp => "frames that are not IP (ARP, LLDP, other ethertypes)".to_owned(),
             Self::NotTcp(p) => format!("IP frames of protocol {p} ({}), not TCP", ip_proto_name(p)),
             Self::Fragment => "IP fragments (not reassembled)".to_owned(),
-            Self::Truncated => "frames cut by the snapshot length before a whole TCP header".to_owned(),
+            Self::Truncated => {
+                "frames cut by the snapshot length before a whole TCP header".to_owned()
+            }
             Self::Malformed => "frames with malformed IP or TCP headers".to_owned(),
         }
     }
@@ -194,7 +204,9 @@ impl Ctx {
 }
 
 fn be16(b: &[u8], i: usize) -> Result<u16, Skip> {
-    b.get(i..i + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).ok_or(Skip::Truncated)
+    b.get(i..i + 2)
+        .map(|x| u16::from_be_bytes([x[0], x[1]]))
+        .ok_or(Skip::Truncated)
 }
 
 fn rest(b: &[u8], from: usize) -> Result<&[u8], Skip> {
@@ -205,9 +217,11 @@ fn decode_link(link_type: u32, data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip
     let d = ctx.deeper()?;
     match link_type {
         linktype::ETHERNET => decode_ethernet(data, d),
-        linktype::RAW | linktype::RAW_BSD_12 | linktype::RAW_BSD_14 | linktype::IPV4 | linktype::IPV6 => {
-            decode_ip(data, d)
-        }
+        linktype::RAW
+        | linktype::RAW_BSD_12
+        | linktype::RAW_BSD_14
+        | linktype::IPV4
+        | linktype::IPV6 => decode_ip(data, d),
         linktype::NULL | linktype::LOOP => {
             // A 4-byte address family, host byte order for NULL, network order for LOOP; BSDs
             // number AF_INET6 24, 28 or 30. The IP version nibble tells the rest.
@@ -238,7 +252,10 @@ fn decode_link(link_type: u32, data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip
         }
         IEEE802_11 => decode_80211(data, d),
         RADIOTAP => {
-            let len = data.get(2..4).map(|x| usize::from(u16::from_le_bytes([x[0], x[1]]))).ok_or(Skip::Truncated)?;
+            let len = data
+                .get(2..4)
+                .map(|x| usize::from(u16::from_le_bytes([x[0], x[1]])))
+                .ok_or(Skip::Truncated)?;
             decode_80211(rest(data, len)?, d)
         }
         PPI => {
@@ -294,7 +311,7 @@ fn decode_80211(data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip> {
     decode_llc(rest(data, len)?, ctx)
 }
 
-/// Linux ARCnet: source, destination, 2-byte offset, protocol type; RFC 1201 types add a split
+/// Linux `ARCnet`: source, destination, 2-byte offset, protocol type; RFC 1201 types add a split
 /// flag and a sequence id (and an exception frame 4 bytes more), RFC 1051 types do not.
 fn decode_arcnet(data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip> {
     let kind = *data.get(4).ok_or(Skip::Truncated)?;
@@ -399,7 +416,8 @@ fn decode_ip(data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip> {
         }
         etherparse::LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let declared = usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
+            let declared =
+                usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
@@ -427,11 +445,12 @@ fn decode_ip(data: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip> {
             // the slice length, and so does this. A packet cut by the snapshot length keeps
             // its declared length: that is what was on the wire. One whose IP length claims
             // more than the whole frame held is believed up to the frame's end.
-            let wire_len = if payload.len_source == LenSource::Slice && (!payload.incomplete || !ctx.cut) {
-                body.len()
-            } else {
-                declared_len
-            };
+            let wire_len =
+                if payload.len_source == LenSource::Slice && (!payload.incomplete || !ctx.cut) {
+                    body.len()
+                } else {
+                    declared_len
+                };
             parse_tcp(body, wire_len, src, dst, ttl, ip_id, dont_fragment)
         }
         IpNumber::IPV4 | IpNumber::IPV6 => decode_ip(body, d),
@@ -457,9 +476,9 @@ fn decode_gre(b: &[u8], ctx: Ctx) -> Result<TcpSegment, Skip> {
     }
     let inner = rest(b, len)?;
     match proto {
-        0x88be => decode_ethernet(rest(inner, 8)?, ctx),  // ERSPAN type II
+        0x88be => decode_ethernet(rest(inner, 8)?, ctx), // ERSPAN type II
         0x22eb => decode_ethernet(rest(inner, 12)?, ctx), // ERSPAN type III
-        0x883e => decode_ip(rest(inner, 4)?, ctx),        // WCCP redirect header
+        0x883e => decode_ip(rest(inner, 4)?, ctx),       // WCCP redirect header
         et => decode_ethertype(et, inner, ctx),
     }
 }
@@ -623,9 +642,17 @@ mod tests {
     #[test]
     fn vlan_tagged_ipv4_segment_decodes_all_fields() {
         let frame = ipv4_tcp(b"hello", false);
-        let s = decode(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        let s = decode(
+            linktype::ETHERNET,
+            &frame,
+            u32::try_from(frame.len()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(s.src, "192.0.2.1".parse::<IpAddr>().unwrap());
-        assert_eq!((s.src_port, s.dst_port, s.seq, s.ack), (40000, 443, 1000, 77));
+        assert_eq!(
+            (s.src_port, s.dst_port, s.seq, s.ack),
+            (40000, 443, 1000, 77)
+        );
         assert_eq!(s.flags, flags::ACK);
         assert_eq!((s.ttl, s.payload_len, s.window), (61, 5, 64240));
         assert!(s.ip_id.is_some());
@@ -635,37 +662,65 @@ mod tests {
     fn snaplen_cut_frame_keeps_wire_payload_length() {
         let frame = ipv4_tcp(&[0u8; 1000], false);
         // Ethernet 14 + VLAN 4 + IPv4 20 + TCP 20 = 58 bytes kept, payload cut.
-        let s = decode(linktype::ETHERNET, &frame[..58], frame.len() as u32).unwrap();
+        let s = decode(
+            linktype::ETHERNET,
+            &frame[..58],
+            u32::try_from(frame.len()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(s.payload_len, 1000);
     }
 
     #[test]
     fn frame_cut_inside_tcp_header_is_truncated() {
         let frame = ipv4_tcp(b"", false);
-        assert_eq!(decode(linktype::ETHERNET, &frame[..50], frame.len() as u32), Err(Skip::Truncated));
+        assert_eq!(
+            decode(
+                linktype::ETHERNET,
+                &frame[..50],
+                u32::try_from(frame.len()).unwrap()
+            ),
+            Err(Skip::Truncated)
+        );
     }
 
     #[test]
     fn linux_sll2_and_null_headers_are_stripped() {
         let frame = ipv4_tcp(b"xy", true);
         let ip = &frame[18..];
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend_from_slice(ip);
-        let s = decode(linktype::LINUX_SLL2, &sll2, sll2.len() as u32).unwrap();
+        let s = decode(
+            linktype::LINUX_SLL2,
+            &sll2,
+            u32::try_from(sll2.len()).unwrap(),
+        )
+        .unwrap();
         assert_eq!((s.flags, s.payload_len), (flags::SYN | flags::ACK, 2));
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(ip);
-        assert_eq!(decode(linktype::NULL, &null, null.len() as u32).unwrap().seq, 1000);
+        assert_eq!(
+            decode(linktype::NULL, &null, u32::try_from(null.len()).unwrap())
+                .unwrap()
+                .seq,
+            1000
+        );
     }
 
     #[test]
     fn ipv6_hop_limit_and_no_ip_id() {
-        let b = PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 7)
-            .tcp(1, 2, 3, 4)
-            .rst();
+        let b = PacketBuilder::ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            7,
+        )
+        .tcp(1, 2, 3, 4)
+        .rst();
         let mut out = Vec::new();
         b.write(&mut out, b"why").unwrap();
-        let s = decode(linktype::RAW, &out, out.len() as u32).unwrap();
+        let s = decode(linktype::RAW, &out, u32::try_from(out.len()).unwrap()).unwrap();
         assert_eq!((s.ttl, s.ip_id, s.payload_len), (7, None, 3));
         assert_eq!(s.rst_payload.as_deref(), Some(&b"why"[..]));
     }
@@ -675,12 +730,17 @@ mod tests {
         let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 5).udp(53, 53);
         let mut out = Vec::new();
         b.write(&mut out, b"x").unwrap();
-        assert_eq!(decode(linktype::IPV4, &out, out.len() as u32), Err(Skip::NotTcp(17)));
+        assert_eq!(
+            decode(linktype::IPV4, &out, u32::try_from(out.len()).unwrap()),
+            Err(Skip::NotTcp(17))
+        );
     }
 
     #[test]
     fn options_parser_reads_mss_wscale_sack_and_timestamps() {
-        let o = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7];
+        let o = [
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7,
+        ];
         let p = parse_options(&o);
         assert_eq!(p.mss, Some(1460));
         assert!(p.sack_permitted);

@@ -292,7 +292,11 @@ impl Connection {
                 && client.syn_seen
                 && self.handshake.synack_frame.is_none()
                 && server.payload_bytes == 0;
-            return if answered_syn { Termination::Refused } else { Termination::Reset };
+            return if answered_syn {
+                Termination::Refused
+            } else {
+                Termination::Reset
+            };
         }
         if client.syn_seen && server.packets == 0 {
             return Termination::Unanswered;
@@ -314,7 +318,11 @@ impl Connection {
     }
 
     fn dir_of(&self, src: SocketAddr) -> Dir {
-        if src == self.client { Dir::Client } else { Dir::Server }
+        if src == self.client {
+            Dir::Client
+        } else {
+            Dir::Server
+        }
     }
 }
 
@@ -324,7 +332,11 @@ struct FlowKey(SocketAddr, SocketAddr);
 
 impl FlowKey {
     fn of(a: SocketAddr, b: SocketAddr) -> Self {
-        if (a.ip(), a.port()) <= (b.ip(), b.port()) { Self(a, b) } else { Self(b, a) }
+        if (a.ip(), a.port()) <= (b.ip(), b.port()) {
+            Self(a, b)
+        } else {
+            Self(b, a)
+        }
     }
 }
 
@@ -385,7 +397,10 @@ impl FlowTracker {
 
     /// Bytes held in packet records, counting allocated capacity.
     pub fn retained_packet_bytes(&self) -> usize {
-        self.packets.iter().map(|p| p.capacity() * size_of::<PacketRecord>()).sum()
+        self.packets
+            .iter()
+            .map(|p| p.capacity() * size_of::<PacketRecord>())
+            .sum()
     }
 
     /// Ids of connections created or changed since the last call, in id order.
@@ -482,7 +497,11 @@ impl FlowTracker {
             resets: Vec::new(),
             zeek: zeek_tracker_for(seg),
             zeek_earlier: Vec::new(),
-            zeek_first_dir: if src == client { Dir::Client } else { Dir::Server },
+            zeek_first_dir: if src == client {
+                Dir::Client
+            } else {
+                Dir::Server
+            },
         });
         self.packets.push(Vec::new());
         self.changed_flag.push(false);
@@ -493,7 +512,8 @@ impl FlowTracker {
 /// Mid-stream role guess; see [`RoleBasis::PortGuess`] and [`RoleBasis::FirstPacket`].
 fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr, RoleBasis) {
     let (sp, dp) = (src.port(), dst.port());
-    let looks_server = |p: u16, other: u16| (p < 1024 && other >= 1024) || (p < 32768 && other >= 32768);
+    let looks_server =
+        |p: u16, other: u16| (p < 1024 && other >= 1024) || (p < 32768 && other >= 32768);
     if looks_server(sp, dp) {
         (dst, src, RoleBasis::PortGuess)
     } else if looks_server(dp, sp) {
@@ -514,7 +534,7 @@ fn update(
 ) -> PacketRecord {
     let dir = conn.dir_of(src);
     let f = seg.flags;
-    let (syn, fin, rst, ack) = (f & flags::SYN != 0, f & flags::FIN != 0, f & flags::RST != 0, f & flags::ACK != 0);
+    let (rst, ack) = (f & flags::RST != 0, f & flags::ACK != 0);
 
     if conn.dirs.iter().any(|d| d.packets > 0) {
         let gap = ts_ns - conn.last_ts_ns;
@@ -549,7 +569,61 @@ fn update(
     // The receiver's view, needed to judge a RST before this segment changes anything.
     let rst_view = rst.then(|| judge_rst(conn, dir, seg));
 
-    // Handshake.
+    note_handshake(conn, dir, frame, ts_ns, seg);
+
+    let flags_out = count(&mut conn.dirs[dir.index()], frame, seg);
+
+    if let Some((in_window, exact)) = rst_view {
+        let isn = conn.dir(dir).isn;
+        let peer_isn = conn.dir(dir.reverse()).isn;
+        conn.resets.push(Reset {
+            frame,
+            ts_ns,
+            from: dir,
+            flags: f,
+            seq: seg.seq,
+            ack: seg.ack,
+            seq_rel: isn.map(|i| seg.seq.wrapping_sub(i)),
+            ack_rel: if ack {
+                peer_isn.map(|i| seg.ack.wrapping_sub(i))
+            } else {
+                None
+            },
+            in_window,
+            exact,
+            ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            payload_len: seg.payload_len,
+            text: seg
+                .rst_payload
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+        });
+    }
+
+    PacketRecord {
+        ts_ns,
+        frame,
+        seq: seg.seq,
+        ack: seg.ack,
+        payload_len: seg.payload_len,
+        window: seg.window,
+        ip_id: seg.ip_id.unwrap_or(0),
+        flags: f,
+        ttl: seg.ttl,
+        dir,
+        analysis: flags_out,
+    }
+}
+
+/// Records the handshake's frames and the initial RTT.
+fn note_handshake(conn: &mut Connection, dir: Dir, frame: u64, ts_ns: i64, seg: &TcpSegment) {
+    let f = seg.flags;
+    let (syn, rst, ack) = (
+        f & flags::SYN != 0,
+        f & flags::RST != 0,
+        f & flags::ACK != 0,
+    );
     if syn && !ack && dir == Dir::Client && conn.handshake.syn_frame.is_none() {
         conn.handshake.syn_frame = Some(frame);
         conn.handshake.syn_ts = ts_ns;
@@ -565,15 +639,26 @@ fn update(
     }
     if !syn && !rst && ack && dir == Dir::Client && conn.handshake.ack_frame.is_none() {
         let server_isn = conn.dir(Dir::Server).isn;
-        if conn.handshake.synack_frame.is_some() && server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack) {
+        if conn.handshake.synack_frame.is_some()
+            && server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack)
+        {
             conn.handshake.ack_frame = Some(frame);
             if conn.handshake.syn_frame.is_some() {
                 conn.handshake.rtt_ns = Some(ts_ns - conn.handshake.syn_ts);
             }
         }
     }
+}
 
-    let d = &mut conn.dirs[dir.index()];
+/// Updates one direction's counters and fingerprints, and returns the packet's analysis bits.
+fn count(d: &mut Direction, frame: u64, seg: &TcpSegment) -> u8 {
+    let f = seg.flags;
+    let (syn, fin, rst, ack) = (
+        f & flags::SYN != 0,
+        f & flags::FIN != 0,
+        f & flags::RST != 0,
+        f & flags::ACK != 0,
+    );
     d.packets += 1;
     d.payload_bytes += u64::from(seg.payload_len);
     if d.packets == 1 {
@@ -594,7 +679,9 @@ fn update(
     if let Some(id) = seg.ip_id {
         match (id, d.ip_id.last) {
             (0, _) => d.ip_id.zero += 1,
-            (id, Some(prev)) if id.wrapping_sub(prev).wrapping_sub(1) < 16 => d.ip_id.sequential += 1,
+            (id, Some(prev)) if id.wrapping_sub(prev).wrapping_sub(1) < 16 => {
+                d.ip_id.sequential += 1
+            }
             _ => d.ip_id.other += 1,
         }
         d.ip_id.last = Some(id);
@@ -615,10 +702,18 @@ fn update(
     }
 
     // Wireshark's sequence analysis: keep-alive, retransmission, zero window.
-    let mut flags_out = if seg.ip_id.is_none() { analysis::NO_IP_ID } else { 0 };
+    let mut flags_out = if seg.ip_id.is_none() {
+        analysis::NO_IP_ID
+    } else {
+        0
+    };
     let seglen = seg.payload_len + u32::from(syn) + u32::from(fin);
     let seq = Seq(seg.seq);
-    let keepalive = !syn && !fin && !rst && seg.payload_len <= 1 && d.next_seq.is_some_and(|n| seq == n.add(u32::MAX));
+    let keepalive = !syn
+        && !fin
+        && !rst
+        && seg.payload_len <= 1
+        && d.next_seq.is_some_and(|n| seq == n.plus(u32::MAX));
     if keepalive {
         d.keepalives += 1;
         flags_out |= analysis::KEEPALIVE;
@@ -631,7 +726,7 @@ fn update(
         flags_out |= analysis::ZERO_WINDOW;
     }
     if !rst {
-        let end = seq.add(seglen);
+        let end = seq.plus(seglen);
         if d.next_seq.is_none_or(|n| end > n) {
             d.next_seq = Some(end);
         }
@@ -644,40 +739,7 @@ fn update(
         d.fin_frame = Some(frame);
     }
 
-    if let Some((in_window, exact)) = rst_view {
-        let isn = conn.dir(dir).isn;
-        let peer_isn = conn.dir(dir.reverse()).isn;
-        conn.resets.push(Reset {
-            frame,
-            ts_ns,
-            from: dir,
-            flags: f,
-            seq: seg.seq,
-            ack: seg.ack,
-            seq_rel: isn.map(|i| seg.seq.wrapping_sub(i)),
-            ack_rel: if ack { peer_isn.map(|i| seg.ack.wrapping_sub(i)) } else { None },
-            in_window,
-            exact,
-            ttl: seg.ttl,
-            ip_id: seg.ip_id,
-            payload_len: seg.payload_len,
-            text: seg.rst_payload.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()),
-        });
-    }
-
-    PacketRecord {
-        ts_ns,
-        frame,
-        seq: seg.seq,
-        ack: seg.ack,
-        payload_len: seg.payload_len,
-        window: seg.window,
-        ip_id: seg.ip_id.unwrap_or(0),
-        flags: f,
-        ttl: seg.ttl,
-        dir,
-        analysis: flags_out,
-    }
+    flags_out
 }
 
 /// Would the receiver accept this RST? Returns (`in_window`, `exact`).
@@ -687,7 +749,8 @@ fn judge_rst(conn: &Connection, from: Dir, seg: &TcpSegment) -> (Option<bool>, O
     // Receiver in SYN-SENT (it sent a SYN, the RST's sender never answered with a SYN):
     // RFC 9293 3.10.7.3 accepts the RST iff its ACK acknowledges the SYN.
     if receiver.syn_seen && !sender.syn_seen {
-        let ok = seg.flags & flags::ACK != 0 && receiver.isn.map(|i| i.wrapping_add(1)) == Some(seg.ack);
+        let ok =
+            seg.flags & flags::ACK != 0 && receiver.isn.map(|i| i.wrapping_add(1)) == Some(seg.ack);
         return (Some(ok), Some(ok));
     }
     // Otherwise RCV.NXT is what the receiver last acknowledged; failing that, what the

@@ -10,14 +10,16 @@ pub struct Seq(pub u32);
 impl Seq {
     /// `self + n`, wrapping.
     #[must_use]
-    pub fn add(self, n: u32) -> Self {
+    pub fn plus(self, n: u32) -> Self {
         Self(self.0.wrapping_add(n))
     }
 
     /// Signed distance from `other` to `self`.
     pub fn diff(self, other: Self) -> i64 {
         // Reinterpreting the wrapped difference as i32 is the modular comparison itself.
-        i64::from(i32::from_ne_bytes(self.0.wrapping_sub(other.0).to_ne_bytes()))
+        i64::from(i32::from_ne_bytes(
+            self.0.wrapping_sub(other.0).to_ne_bytes(),
+        ))
     }
 
     /// True when `self` lies in `[start, start + len)`, modulo 2^32.
@@ -39,7 +41,7 @@ mod tests {
     #[test]
     fn comparison_survives_the_wrap() {
         let before = Seq(0xFFFF_FFF0);
-        let after = before.add(0x20);
+        let after = before.plus(0x20);
         assert_eq!(after, Seq(0x10));
         assert!(before < after, "0x10 is 32 ahead of 0xfffffff0");
         assert_eq!(after.diff(before), 32);

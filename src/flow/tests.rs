@@ -67,7 +67,11 @@ fn syn_sender_is_client_and_handshake_frames_and_rtt_are_recorded() {
     assert_eq!(c.client, C.parse().unwrap());
     assert_eq!(c.role_basis, RoleBasis::Syn);
     assert_eq!(
-        (c.handshake.syn_frame, c.handshake.synack_frame, c.handshake.ack_frame),
+        (
+            c.handshake.syn_frame,
+            c.handshake.synack_frame,
+            c.handshake.ack_frame
+        ),
         (Some(1), Some(2), Some(3))
     );
     assert_eq!(c.handshake.rtt_ns, Some(ms(2)));
@@ -98,7 +102,10 @@ fn fin_both_ways_is_a_fin_termination() {
 
 #[test]
 fn rst_answering_a_syn_is_refused_and_acceptable() {
-    let t = run(&[(0, seg(C, S, SYN, 100, 0, 0)), (ms(1), seg(S, C, RA, 0, 101, 0))]);
+    let t = run(&[
+        (0, seg(C, S, SYN, 100, 0, 0)),
+        (ms(1), seg(S, C, RA, 0, 101, 0)),
+    ]);
     let c = &t.connections()[0];
     assert_eq!(c.termination(), Termination::Refused);
     assert_eq!(c.resets[0].in_window, Some(true));
@@ -107,10 +114,17 @@ fn rst_answering_a_syn_is_refused_and_acceptable() {
 
 #[test]
 fn unanswered_syns_are_unanswered() {
-    let t = run(&[(0, seg(C, S, SYN, 100, 0, 0)), (ms(1000), seg(C, S, SYN, 100, 0, 0))]);
+    let t = run(&[
+        (0, seg(C, S, SYN, 100, 0, 0)),
+        (ms(1000), seg(C, S, SYN, 100, 0, 0)),
+    ]);
     let c = &t.connections()[0];
     assert_eq!(c.termination(), Termination::Unanswered);
-    assert_eq!(c.dir(Dir::Client).retransmissions, 1, "the second SYN is a retransmission");
+    assert_eq!(
+        c.dir(Dir::Client).retransmissions,
+        1,
+        "the second SYN is a retransmission"
+    );
 }
 
 // ---- RST acceptance (RFC 5961 3.2) ----
@@ -125,7 +139,10 @@ fn rst_at_rcv_nxt_is_exact_and_far_rst_is_out_of_window() {
     let t = run(&p);
     let c = &t.connections()[0];
     assert_eq!(c.resets.len(), 2);
-    assert_eq!((c.resets[0].in_window, c.resets[0].exact), (Some(true), Some(true)));
+    assert_eq!(
+        (c.resets[0].in_window, c.resets[0].exact),
+        (Some(true), Some(true))
+    );
     assert_eq!(c.resets[0].seq_rel, Some(51));
     assert_eq!(c.resets[1].in_window, Some(false));
     assert_eq!(c.termination(), Termination::Reset);
@@ -145,7 +162,10 @@ fn keepalive_is_seq_minus_one_and_not_a_retransmission() {
     assert_eq!(d.retransmissions, 1);
     let recs = t.packets(0);
     assert_eq!(recs[4].analysis & analysis::KEEPALIVE, analysis::KEEPALIVE);
-    assert_eq!(recs[5].analysis & analysis::RETRANSMISSION, analysis::RETRANSMISSION);
+    assert_eq!(
+        recs[5].analysis & analysis::RETRANSMISSION,
+        analysis::RETRANSMISSION
+    );
 }
 
 #[test]
@@ -156,7 +176,10 @@ fn idle_gaps_at_or_above_the_threshold_are_recorded() {
     let t = run(&p);
     let gaps = &t.connections()[0].idle_gaps;
     assert_eq!(gaps.len(), 1);
-    assert_eq!((gaps[0].after_frame, gaps[0].before_frame, gaps[0].ns), (3, 4, 1_500_000_000));
+    assert_eq!(
+        (gaps[0].after_frame, gaps[0].before_frame, gaps[0].ns),
+        (3, 4, 1_500_000_000)
+    );
 }
 
 // ---- Port reuse ----
@@ -164,7 +187,10 @@ fn idle_gaps_at_or_above_the_threshold_are_recorded() {
 #[test]
 fn syn_from_a_side_that_never_sent_one_stays_in_the_connection() {
     // Seen mid-stream, then the client's SYN: Wireshark keeps one conversation.
-    let t = run(&[(0, seg(S, C, PA, 7, 9, 10)), (ms(1), seg(C, S, SYN, 100, 0, 0))]);
+    let t = run(&[
+        (0, seg(S, C, PA, 7, 9, 10)),
+        (ms(1), seg(C, S, SYN, 100, 0, 0)),
+    ]);
     assert_eq!(t.connections().len(), 1);
 }
 
@@ -177,10 +203,18 @@ fn syn_with_a_new_isn_after_a_reset_starts_a_new_connection() {
     let t = run(&p);
     assert_eq!(t.connections().len(), 2);
     assert_eq!(t.connections()[1].first_frame, 5);
-    assert_eq!(t.connections()[1].dir(Dir::Client).packets, 2, "a retransmitted SYN stays");
+    assert_eq!(
+        t.connections()[1].dir(Dir::Client).packets,
+        2,
+        "a retransmitted SYN stays"
+    );
 }
 
 #[test]
 fn packet_record_is_at_most_64_bytes() {
-    assert!(size_of::<PacketRecord>() <= 64, "{}", size_of::<PacketRecord>());
+    assert!(
+        size_of::<PacketRecord>() <= 64,
+        "{}",
+        size_of::<PacketRecord>()
+    );
 }

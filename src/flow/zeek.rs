@@ -463,17 +463,9 @@ impl ZeekTracker {
         } else if rs == Closed && os == Closed {
             "SF"
         } else if os == Closed {
-            if r_inactive {
-                "SH"
-            } else {
-                "S2"
-            }
+            if r_inactive { "SH" } else { "S2" }
         } else if rs == Closed {
-            if o_inactive {
-                "SHR"
-            } else {
-                "S3"
-            }
+            if o_inactive { "SHR" } else { "S3" }
         } else if os == SynSent && rs == Inactive {
             "S0"
         } else if os == Established && rs == Established {

@@ -179,13 +179,18 @@ impl From<&Connection> for Conn {
             retransmissions: PerDir::of(c, |d| d.retransmissions),
             zero_windows: PerDir::of(c, |d| d.zero_windows),
             keepalives: PerDir::of(c, |d| d.keepalives),
-            ttl: PerDir::of(c, |d| (d.packets > 0).then_some(Ttl { min: d.ttl.min, max: d.ttl.max })),
+            ttl: PerDir::of(c, |d| {
+                (d.packets > 0).then_some(Ttl {
+                    min: d.ttl.min,
+                    max: d.ttl.max,
+                })
+            }),
             fin_frame: PerDir::of(c, |d| d.fin_frame),
             handshake: h.syn_frame.or(h.synack_frame).map(|_| Handshake {
                 syn_frame: h.syn_frame,
                 synack_frame: h.synack_frame,
                 ack_frame: h.ack_frame,
-                rtt_ms: h.rtt_ns.map(|ns| ns as f64 / 1e6),
+                rtt_ms: h.rtt_ns.map(super::millis),
             }),
             idle_gaps: c
                 .idle_gaps

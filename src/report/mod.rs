@@ -23,16 +23,36 @@ pub fn secs(ns: i64) -> f64 {
     (ns as f64 / 1e3).round() / 1e6
 }
 
+/// Nanoseconds as milliseconds, rounded to the microsecond.
+#[allow(clippy::cast_precision_loss)]
+pub fn millis(ns: i64) -> f64 {
+    (ns as f64 / 1e3).round() / 1e3
+}
+
 /// Writes the JSON report.
-pub fn write_json(out: &mut dyn Write, a: &Analysis, error: Option<&SourceError>, resets_only: bool) -> io::Result<()> {
+pub fn write_json(
+    out: &mut dyn Write,
+    a: &Analysis,
+    error: Option<&SourceError>,
+    resets_only: bool,
+) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &json::report(a, error, resets_only))?;
     writeln!(out)
 }
 
 /// Writes the text report: a summary, a table of connections, and a block per reset connection.
-pub fn write_text(out: &mut dyn Write, a: &Analysis, error: Option<&SourceError>, resets_only: bool) -> io::Result<()> {
+pub fn write_text(
+    out: &mut dyn Write,
+    a: &Analysis,
+    error: Option<&SourceError>,
+    resets_only: bool,
+) -> io::Result<()> {
     let resets: usize = a.connections.iter().map(|c| c.resets.len()).sum();
-    let reset_conns = a.connections.iter().filter(|c| !c.resets.is_empty()).count();
+    let reset_conns = a
+        .connections
+        .iter()
+        .filter(|c| !c.resets.is_empty())
+        .count();
     writeln!(out, "{}", a.source.name)?;
     let span = match (a.stats.first_ts_ns, a.stats.last_ts_ns) {
         (Some(f), Some(l)) => format!(", {} to {} ({:.3} s)", rfc3339(f), rfc3339(l), secs(l - f)),
@@ -59,12 +79,29 @@ pub fn write_text(out: &mut dyn Write, a: &Analysis, error: Option<&SourceError>
         .filter(|c| !resets_only || !c.resets.is_empty())
         .collect();
     if shown.is_empty() {
-        writeln!(out, "\n  no {}connections", if resets_only { "reset " } else { "" })?;
+        writeln!(
+            out,
+            "\n  no {}connections",
+            if resets_only { "reset " } else { "" }
+        )?;
         return Ok(());
     }
     writeln!(out)?;
-    let rows: Vec<[String; 9]> = shown.iter().map(|c| row(c, a.stats.first_ts_ns.unwrap_or(0))).collect();
-    let head = ["#", "client", "server", "start", "duration", "packets c/s", "bytes c/s", "end", "zeek"];
+    let rows: Vec<[String; 9]> = shown
+        .iter()
+        .map(|c| row(c, a.stats.first_ts_ns.unwrap_or(0)))
+        .collect();
+    let head = [
+        "#",
+        "client",
+        "server",
+        "start",
+        "duration",
+        "packets c/s",
+        "bytes c/s",
+        "end",
+        "zeek",
+    ];
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -121,10 +158,9 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
         c.termination().as_str()
     )?;
     if let Some(syn) = c.handshake.syn_frame {
-        let rtt = c
-            .handshake
-            .rtt_ns
-            .map_or(String::new(), |ns| format!(", initial RTT {:.3} ms", ns as f64 / 1e6));
+        let rtt = c.handshake.rtt_ns.map_or(String::new(), |ns| {
+            format!(", initial RTT {:.3} ms", millis(ns))
+        });
         writeln!(
             out,
             "  handshake: SYN frame {syn}, SYN-ACK {}, ACK {}{rtt}",
@@ -133,7 +169,13 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
         )?;
     }
     for g in &c.idle_gaps {
-        writeln!(out, "  idle {:.3} s between frames {} and {}", secs(g.ns), g.after_frame, g.before_frame)?;
+        writeln!(
+            out,
+            "  idle {:.3} s between frames {} and {}",
+            secs(g.ns),
+            g.after_frame,
+            g.before_frame
+        )?;
     }
     for (name, d) in [("client", Dir::Client), ("server", Dir::Server)] {
         if let Some(f) = c.dir(d).fin_frame {

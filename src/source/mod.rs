@@ -182,7 +182,11 @@ impl CaptureReader {
         let (raw, file_bytes): (Box<dyn Read + Send>, Option<u64>) = match spec {
             SourceSpec::File(path) => {
                 let file = open_file(path)?;
-                let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                let len = file
+                    .metadata()
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|m| m.len());
                 (Box::new(file), len)
             }
             SourceSpec::Stdin => (Box::new(io::stdin()), None),
@@ -204,7 +208,9 @@ impl CaptureReader {
     /// Builds a reader over any byte stream; recognises gzip by its magic bytes.
     pub fn from_read(input: Box<dyn Read + Send>) -> Result<(Self, Format, bool), SourceError> {
         let mut buffered = BufReader::with_capacity(256 * 1024, input);
-        let head = buffered.fill_buf().map_err(|cause| SourceError::Io { offset: 0, cause })?;
+        let head = buffered
+            .fill_buf()
+            .map_err(|cause| SourceError::Io { offset: 0, cause })?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn Read + Send> = if gzip {
             Box::new(flate2::read::MultiGzDecoder::new(buffered))
@@ -224,9 +230,15 @@ impl CaptureReader {
         }
         let magic = stream.peek(4);
         let (framing, format) = if pcapng::is_shb(magic) {
-            (Framing::PcapNg(pcapng::PcapNgState::open(&mut stream)?), Format::PcapNg)
+            (
+                Framing::PcapNg(pcapng::PcapNgState::open(&mut stream)?),
+                Format::PcapNg,
+            )
         } else if pcap::is_magic(magic) {
-            (Framing::Pcap(pcap::PcapState::open(&mut stream)?), Format::Pcap)
+            (
+                Framing::Pcap(pcap::PcapState::open(&mut stream)?),
+                Format::Pcap,
+            )
         } else {
             return Err(SourceError::UnknownFormat { magic: hex(magic) });
         };
@@ -303,7 +315,11 @@ fn open_file(path: &Path) -> Result<File, SourceError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A record located in the stream's buffer by the format parsers.

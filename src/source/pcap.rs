@@ -66,7 +66,11 @@ impl PcapState {
         s.consume(24);
         Ok(Self {
             endian,
-            units_per_sec: if magic == MAGIC_NSEC { 1_000_000_000 } else { 1_000_000 },
+            units_per_sec: if magic == MAGIC_NSEC {
+                1_000_000_000
+            } else {
+                1_000_000
+            },
             record_header_len: if magic == MAGIC_KUZNETZOV { 24 } else { 16 },
             link_type: linktype_field & 0xFFFF,
             max_caplen: MAXIMUM_SNAPLEN.max(snaplen),
@@ -78,7 +82,10 @@ impl PcapState {
         s: &mut ByteStream<R>,
     ) -> Result<Option<RecordRef>, Damage> {
         let start = s.offset();
-        let io = |cause| Damage::Io { offset: start, cause };
+        let io = |cause| Damage::Io {
+            offset: start,
+            cause,
+        };
         let hl = self.record_header_len;
         if !s.fill(hl).map_err(io)? {
             if s.available() == 0 {

@@ -54,9 +54,15 @@ impl PcapNgState {
     /// Reads a Section Header Block at the current position; it resets byte order and interfaces.
     fn read_shb<R: Read>(&mut self, s: &mut ByteStream<R>) -> Result<(), Damage> {
         let start = s.offset();
-        let io = |cause| Damage::Io { offset: start, cause };
+        let io = |cause| Damage::Io {
+            offset: start,
+            cause,
+        };
         if !s.fill(12).map_err(io)? {
-            return Err(Damage::stopped(start, "the file ends inside a section header block"));
+            return Err(Damage::stopped(
+                start,
+                "the file ends inside a section header block",
+            ));
         }
         let h = s.peek(12);
         let bom = [h[8], h[9], h[10], h[11]];
@@ -71,14 +77,17 @@ impl PcapNgState {
             ));
         };
         let total = self.endian.u32(&h[4..]) as usize;
-        if !(28..=MAX_BLOCK).contains(&total) || total % 4 != 0 {
+        if !(28..=MAX_BLOCK).contains(&total) || !total.is_multiple_of(4) {
             return Err(Damage::stopped(
                 start,
                 format!("section header block has an invalid length {total}"),
             ));
         }
         if !s.fill(total).map_err(io)? {
-            return Err(Damage::stopped(start, "the file ends inside a section header block"));
+            return Err(Damage::stopped(
+                start,
+                "the file ends inside a section header block",
+            ));
         }
         let b = s.peek(total);
         let major = self.endian.u16(&b[12..]);
@@ -108,12 +117,18 @@ impl PcapNgState {
     ) -> Result<Option<RecordRef>, Damage> {
         loop {
             let start = s.offset();
-            let io = |cause| Damage::Io { offset: start, cause };
+            let io = |cause| Damage::Io {
+                offset: start,
+                cause,
+            };
             if !s.fill(8).map_err(io)? {
                 if s.available() == 0 {
                     return Ok(None);
                 }
-                return Err(Damage::stopped(start, "the file ends inside a block header"));
+                return Err(Damage::stopped(
+                    start,
+                    "the file ends inside a block header",
+                ));
             }
             let h = s.peek(8);
             if is_shb(&h[..4]) {
@@ -122,7 +137,7 @@ impl PcapNgState {
             }
             let block_type = self.endian.u32(h);
             let total = self.endian.u32(&h[4..]) as usize;
-            if total < 12 || total % 4 != 0 || total > MAX_BLOCK {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK {
                 return Err(Damage::stopped(
                     start,
                     format!("block of type 0x{block_type:08x} has an invalid length {total}"),
@@ -142,18 +157,28 @@ impl PcapNgState {
             if trailer != total {
                 return Err(Damage::stopped(
                     start,
-                    format!("block total length in header {total} and trailer {trailer} don't match"),
+                    format!(
+                        "block total length in header {total} and trailer {trailer} don't match"
+                    ),
                 ));
             }
             let body = &b[8..total - 4];
             let found = match block_type {
                 IDB => {
-                    let iface = self.parse_idb(body).map_err(|r| Damage::stopped(start, r))?;
+                    let iface = self
+                        .parse_idb(body)
+                        .map_err(|r| Damage::stopped(start, r))?;
                     self.interfaces.push(iface);
                     None
                 }
-                EPB | OBSOLETE_PACKET => Some(self.parse_epb(block_type, body).map_err(|r| Damage::stopped(start, r))?),
-                SPB => Some(self.parse_spb(body).map_err(|r| Damage::stopped(start, r))?),
+                EPB | OBSOLETE_PACKET => Some(
+                    self.parse_epb(block_type, body)
+                        .map_err(|r| Damage::stopped(start, r))?,
+                ),
+                SPB => Some(
+                    self.parse_spb(body)
+                        .map_err(|r| Damage::stopped(start, r))?,
+                ),
                 _ => None,
             };
             let pos = s.pos();
@@ -191,7 +216,9 @@ impl PcapNgState {
                     } else {
                         2u64.checked_pow(exp)
                     }
-                    .ok_or_else(|| format!("interface timestamp resolution 0x{r:02x} is out of range"))?;
+                    .ok_or_else(|| {
+                        format!("interface timestamp resolution 0x{r:02x} is out of range")
+                    })?;
                 }
                 IF_TSOFFSET if value.len() >= 8 => {
                     iface.offset_s = i64::from_ne_bytes(self.endian.u64(value).to_ne_bytes());
@@ -212,7 +239,11 @@ impl PcapNgState {
     }
 
     /// Enhanced Packet Block, or the obsolete Packet Block (16-bit interface id and drops count).
-    fn parse_epb(&self, block_type: u32, body: &[u8]) -> Result<(Interface, u64, u32, usize, usize), String> {
+    fn parse_epb(
+        &self,
+        block_type: u32,
+        body: &[u8],
+    ) -> Result<(Interface, u64, u32, usize, usize), String> {
         if body.len() < 20 {
             return Err("packet block is too short".to_owned());
         }

@@ -36,7 +36,13 @@ pub fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|l| header.iter().cloned().zip(l.split('\t').map(str::to_owned)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split('\t').map(str::to_owned))
+                .collect()
+        })
         .collect()
 }
 
