@@ -205,7 +205,8 @@ pub enum Termination {
     Reset,
     /// A SYN answered by a RST.
     Refused,
-    /// SYNs that nobody answered.
+    /// SYNs that nobody answered, or data retransmitted at the end of the capture with no reply
+    /// (a black hole: a dropping firewall, a dead peer).
     Unanswered,
     /// No FIN, no RST: open when the capture ended.
     Open,
@@ -242,6 +243,11 @@ pub struct Connection {
     pub resets: Vec<Reset>,
     #[serde(skip)]
     pub zeek: ZeekTracker,
+    /// Retransmissions at the end of the connection, all from one side, with nothing from the
+    /// other side since the first of them.
+    pub trailing_retransmissions: u32,
+    #[serde(skip)]
+    last_dir: Dir,
     /// Zeek connections already closed by Zeek's timers or reuse rule.
     pub zeek_earlier: Vec<ZeekVerdict>,
     /// The sender of the current Zeek connection's first packet.
@@ -298,7 +304,7 @@ impl Connection {
                 Termination::Reset
             };
         }
-        if client.syn_seen && server.packets == 0 {
+        if (client.syn_seen && server.packets == 0) || self.trailing_retransmissions >= 2 {
             return Termination::Unanswered;
         }
         match (client.fin_frame.is_some(), server.fin_frame.is_some()) {
@@ -495,6 +501,12 @@ impl FlowTracker {
             handshake: Handshake::default(),
             idle_gaps: Vec::new(),
             resets: Vec::new(),
+            trailing_retransmissions: 0,
+            last_dir: if src == client {
+                Dir::Client
+            } else {
+                Dir::Server
+            },
             zeek: zeek_tracker_for(seg),
             zeek_earlier: Vec::new(),
             zeek_first_dir: if src == client {
@@ -572,6 +584,17 @@ fn update(
     note_handshake(conn, dir, frame, ts_ns, seg);
 
     let flags_out = count(&mut conn.dirs[dir.index()], frame, seg);
+    if flags_out & analysis::RETRANSMISSION != 0 {
+        let same_side = conn.last_dir == dir && conn.trailing_retransmissions > 0;
+        conn.trailing_retransmissions = if same_side {
+            conn.trailing_retransmissions + 1
+        } else {
+            1
+        };
+    } else if conn.last_dir != dir || seg.payload_len > 0 {
+        conn.trailing_retransmissions = 0;
+    }
+    conn.last_dir = dir;
 
     if let Some((in_window, exact)) = rst_view {
         let isn = conn.dir(dir).isn;

@@ -127,6 +127,19 @@ fn unanswered_syns_are_unanswered() {
     );
 }
 
+#[test]
+fn data_retransmitted_into_a_black_hole_is_unanswered() {
+    let mut p = handshake();
+    for i in 0..4 {
+        p.push((ms(3 + 200 * i), seg(C, S, PA, 101, 501, 10)));
+    }
+    let t = run(&p);
+    assert_eq!(t.connections()[0].termination(), Termination::Unanswered);
+    // An answer after the retransmissions re-opens the story.
+    p.push((ms(900), seg(S, C, A, 501, 111, 0)));
+    assert_eq!(run(&p).connections()[0].termination(), Termination::Open);
+}
+
 // ---- RST acceptance (RFC 5961 3.2) ----
 
 #[test]

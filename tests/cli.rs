@@ -1,0 +1,177 @@
+//! The `rstscope analyze` command as a user runs it: exit codes, stdin, JSON, a closed pipe.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rstscope"))
+}
+
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-captures")
+        .join(name)
+}
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(sample("abortive-close-server.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out.stdout);
+    assert_eq!(v["schema"], "rstscope.analysis/1");
+    assert_eq!(v["source"]["complete"], true);
+    let c = &v["connections"][0];
+    for key in [
+        "id",
+        "client",
+        "server",
+        "first_frame",
+        "last_frame",
+        "start",
+        "duration_s",
+        "packets",
+        "payload_bytes",
+        "handshake",
+        "idle_gaps",
+        "termination",
+        "resets",
+        "zeek",
+        "diagnosis",
+    ] {
+        assert!(c.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(c["termination"], "reset");
+    assert_eq!(c["resets"][0]["frame"], 8);
+    assert_eq!(c["resets"][0]["from"], "server");
+    assert!(c["start"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn stdin_fed_in_small_chunks_gives_the_same_result_as_the_file() {
+    let path = sample("busy-one-reset.pcapng");
+    let from_file = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut child = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::Builder::new()
+        .name("feeder".into())
+        .spawn(move || {
+            for chunk in bytes.chunks(97) {
+                stdin.write_all(chunk).unwrap();
+                stdin.flush().unwrap();
+            }
+        })
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    let (a, b) = (json(&from_file.stdout), json(&out.stdout));
+    assert_eq!(a["connections"], b["connections"]);
+    assert_eq!(b["source"]["name"], "<stdin>");
+}
+
+#[test]
+fn exit_codes_say_what_went_wrong() {
+    let missing = bin()
+        .args(["analyze", "/nonexistent/capture.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("cannot open /nonexistent/capture.pcap"),
+        "{err}"
+    );
+
+    let bytes = std::fs::read(sample("busy-one-reset.pcapng")).unwrap();
+    let dir = std::env::temp_dir().join(format!("rstscope-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.pcapng");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let partial = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(partial.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&partial.stderr);
+    assert!(err.contains("stopped at byte"), "{err}");
+    let v = json(&partial.stdout);
+    assert_eq!(v["source"]["complete"], false);
+    assert!(
+        !v["connections"].as_array().unwrap().is_empty(),
+        "results before the break are kept"
+    );
+    std::fs::remove_dir_all(dir).ok();
+
+    let bad_arg = bin()
+        .args(["analyze", "--idle-gap", "-1", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_arg.status.code(), Some(2));
+}
+
+#[test]
+fn a_closed_output_pipe_is_not_an_error() {
+    let path = sample("busy-one-reset.pcapng");
+    let mut child = bin()
+        .args(["analyze", "--format", "json"])
+        .args(std::iter::repeat_n(&path, 300))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn text_report_names_each_rst_and_its_sender() {
+    let out = bin()
+        .args(["analyze", "--resets-only"])
+        .arg(sample("refused.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("RST frame 2 from the server"), "{text}");
+    assert!(text.contains("refused"), "{text}");
+}
