@@ -4,7 +4,7 @@
 //! cut file) left partial results; 2 on a fatal error (a capture that cannot be opened, bad
 //! arguments). A closed output pipe (`rstscope analyze x | head`) is not an error.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -46,6 +46,9 @@ struct AnalyzeArgs {
     /// Report silences inside a connection at least this long, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     idle_gap: f64,
+    /// Indent the JSON even when the output is not a terminal.
+    #[arg(long)]
+    pretty: bool,
     /// Print measurements (time, packets, bytes retained per packet) on standard error.
     #[arg(long)]
     stats: bool,
@@ -86,6 +89,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         ..Options::default()
     };
     let stdout = io::stdout();
+    // Indented JSON for a person at a terminal, one line per capture for a pipe (`| jq`).
+    let pretty = stdout.is_terminal() || args.pretty;
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = Status::Ok;
     let many_json = args.format == Format::Json && args.files.len() > 1;
@@ -119,7 +124,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                     if many_json && !first {
                         writeln!(out, ",")?;
                     }
-                    report::write_json(&mut out, analysis, error, args.resets_only)?;
+                    report::write_json(&mut out, analysis, error, args.resets_only, pretty)?;
                 }
                 Format::Text => {
                     if !first {

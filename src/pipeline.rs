@@ -184,8 +184,11 @@ impl Out {
 /// Decoded frames travel to the flow thread in batches of this many.
 const BATCH: usize = 2048;
 
+/// Decoded segments with their frame numbers and timestamps.
+type Batch = Vec<(u64, i64, TcpSegment)>;
+
 enum ReaderMsg {
-    Batch(Vec<(u64, i64, TcpSegment)>),
+    Batch(Batch),
     Done(ReaderEnd),
 }
 
@@ -211,11 +214,23 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
     };
     out.send(Event::Started(info.clone()));
     let (batch_tx, batch_rx) = bounded::<ReaderMsg>(16);
+    // Emptied batches go back to the reader: batches are big enough that the allocator would
+    // otherwise map and zero fresh pages for every one.
+    let (spare_tx, spare_rx) = bounded::<Batch>(16);
     let flow_out = out.clone();
     let flow_counter = counter.clone();
     let flow = thread::Builder::new()
         .name("rstscope-flow".to_owned())
-        .spawn(move || flow_thread(&batch_rx, info, options, &flow_out, &flow_counter));
+        .spawn(move || {
+            flow_thread(
+                &batch_rx,
+                &spare_tx,
+                info,
+                options,
+                &flow_out,
+                &flow_counter,
+            )
+        });
     let flow = match flow {
         Ok(handle) => handle,
         Err(e) => {
@@ -229,7 +244,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             return;
         }
     };
-    let end = read_all(&mut reader, &batch_tx, cancel);
+    let end = read_all(&mut reader, &batch_tx, &spare_rx, cancel);
     let _ = batch_tx.send(ReaderMsg::Done(end));
     drop(batch_tx);
     let _ = flow.join();
@@ -238,6 +253,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
 fn read_all(
     reader: &mut CaptureReader,
     batch_tx: &Sender<ReaderMsg>,
+    spare_rx: &Receiver<Batch>,
     cancel: &AtomicBool,
 ) -> ReaderEnd {
     let mut end = ReaderEnd {
@@ -259,7 +275,10 @@ fn read_all(
                     Err(skip) => *end.skipped.entry(skip).or_default() += 1,
                 }
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let next = spare_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let full = std::mem::replace(&mut batch, next);
                     if batch_tx.send(ReaderMsg::Batch(full)).is_err()
                         || cancel.load(Ordering::Relaxed)
                     {
@@ -282,6 +301,7 @@ fn read_all(
 
 fn flow_thread(
     rx: &Receiver<ReaderMsg>,
+    spare_tx: &Sender<Batch>,
     info: SourceInfo,
     options: Options,
     out: &Out,
@@ -300,13 +320,15 @@ fn flow_thread(
     };
     let end = loop {
         match rx.recv() {
-            Ok(ReaderMsg::Batch(batch)) => {
+            Ok(ReaderMsg::Batch(mut batch)) => {
                 if let Some((frame, _, _)) = batch.last() {
                     frames_seen = *frame;
                 }
                 for (frame, ts, seg) in &batch {
                     tracker.observe(*frame, *ts, seg);
                 }
+                batch.clear();
+                let _ = spare_tx.try_send(batch);
                 if last_update.elapsed() >= options.update_interval {
                     last_update = Instant::now();
                     if options.live_updates {

@@ -7,15 +7,15 @@
 //! with Wireshark; `conn_state` and `history` follow Zeek's rules (see [`zeek`]).
 //!
 //! Memory: per connection a fixed-size [`Connection`] plus small vectors for idle gaps and
-//! resets; per packet one [`PacketRecord`] of 40 bytes when packet retention is on (the desktop
+//! resets; per packet one [`PacketRecord`] of 32 bytes when packet retention is on (the desktop
 //! app draws connections packet by packet from them). Never whole packets.
 
 pub mod seq;
 pub mod zeek;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::decode::{TcpSegment, flags};
@@ -76,11 +76,12 @@ pub mod analysis {
     pub const NO_IP_ID: u8 = 0x08;
 }
 
-/// What rstscope keeps of each packet: 40 bytes.
+/// What rstscope keeps of each packet: 32 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PacketRecord {
     pub ts_ns: i64,
-    pub frame: u64,
+    /// Frame number; saturates at `u32::MAX` (a capture of four billion packets).
+    pub frame: u32,
     pub seq: u32,
     pub ack: u32,
     pub payload_len: u32,
@@ -367,7 +368,9 @@ impl Default for FlowConfig {
 /// The connection table.
 pub struct FlowTracker {
     config: FlowConfig,
-    index: HashMap<FlowKey, u32>,
+    /// Keyed with FxHash: the 4-tuple hash is on the per-packet path, and SipHash's
+    /// flooding resistance buys nothing for a file the user chose to open.
+    index: FxHashMap<FlowKey, u32>,
     conns: Vec<Connection>,
     packets: Vec<Vec<PacketRecord>>,
     changed: Vec<u32>,
@@ -379,7 +382,7 @@ impl FlowTracker {
     pub fn new(config: FlowConfig) -> Self {
         Self {
             config,
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             conns: Vec::new(),
             packets: Vec::new(),
             changed: Vec::new(),
@@ -626,7 +629,7 @@ fn update(
 
     PacketRecord {
         ts_ns,
-        frame,
+        frame: u32::try_from(frame).unwrap_or(u32::MAX),
         seq: seg.seq,
         ack: seg.ack,
         payload_len: seg.payload_len,

@@ -29,14 +29,20 @@ pub fn millis(ns: i64) -> f64 {
     (ns as f64 / 1e3).round() / 1e3
 }
 
-/// Writes the JSON report.
+/// Writes the JSON report, indented for a person to read or on one line for a program.
 pub fn write_json(
     out: &mut dyn Write,
     a: &Analysis,
     error: Option<&SourceError>,
     resets_only: bool,
+    pretty: bool,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &json::report(a, error, resets_only))?;
+    let report = json::report(a, error, resets_only);
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+    } else {
+        serde_json::to_writer(&mut *out, &report)?;
+    }
     writeln!(out)
 }
 

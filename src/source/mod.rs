@@ -381,6 +381,14 @@ impl Endian {
 /// Converts a count of `units_per_sec`-ths of a second, plus an offset in seconds, to
 /// nanoseconds since the epoch, saturating rather than wrapping on absurd values.
 fn to_ns(ticks: u64, units_per_sec: u64, offset_s: i64) -> i64 {
+    // The common resolutions without 128-bit division (this runs once per packet).
+    if offset_s == 0 && ticks < (1 << 53) {
+        match units_per_sec {
+            1_000_000 => return i64::try_from(ticks * 1000).unwrap_or(i64::MAX),
+            1_000_000_000 => return i64::try_from(ticks).unwrap_or(i64::MAX),
+            _ => {}
+        }
+    }
     let units = i128::from(units_per_sec.max(1));
     let ns = i128::from(ticks) * 1_000_000_000 / units + i128::from(offset_s) * 1_000_000_000;
     i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
