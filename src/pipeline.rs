@@ -229,7 +229,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
                 options,
                 &flow_out,
                 &flow_counter,
-            )
+            );
         });
     let flow = match flow {
         Ok(handle) => handle,

@@ -306,8 +306,12 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
             continue;
         };
         tests += 1;
-        let records: HashMap<u64, PacketRecord> =
-            a.packets.iter().flatten().map(|p| (p.frame, *p)).collect();
+        let records: HashMap<u64, PacketRecord> = a
+            .packets
+            .iter()
+            .flatten()
+            .map(|p| (u64::from(p.frame), *p))
+            .collect();
         let lines = parse_tcpdump(&out);
         let mut per_frame: BTreeMap<u64, usize> = BTreeMap::new();
         for l in &lines {

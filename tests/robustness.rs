@@ -77,7 +77,7 @@ fn check_cuts(path: &Path) -> usize {
 
 /// pcapng files have blocks other than packets; a cut right after one of them is clean too.
 fn is_block_boundary(path: &Path, cut: usize) -> bool {
-    path.extension().is_some_and(|e| e == "pcapng") && cut % 4 == 0
+    path.extension().is_some_and(|e| e == "pcapng") && cut.is_multiple_of(4)
 }
 
 #[test]

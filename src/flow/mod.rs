@@ -368,7 +368,7 @@ impl Default for FlowConfig {
 /// The connection table.
 pub struct FlowTracker {
     config: FlowConfig,
-    /// Keyed with FxHash: the 4-tuple hash is on the per-packet path, and SipHash's
+    /// Keyed with `FxHash`: the 4-tuple hash is on the per-packet path, and `SipHash`'s
     /// flooding resistance buys nothing for a file the user chose to open.
     index: FxHashMap<FlowKey, u32>,
     conns: Vec<Connection>,
@@ -706,7 +706,7 @@ fn count(d: &mut Direction, frame: u64, seg: &TcpSegment) -> u8 {
         match (id, d.ip_id.last) {
             (0, _) => d.ip_id.zero += 1,
             (id, Some(prev)) if id.wrapping_sub(prev).wrapping_sub(1) < 16 => {
-                d.ip_id.sequential += 1
+                d.ip_id.sequential += 1;
             }
             _ => d.ip_id.other += 1,
         }

@@ -1,0 +1,137 @@
+//! The event stream the desktop app and the CLI consume: `Started`, batches of new or changed
+//! connections with their new packet records, progress, warnings, and exactly one `End`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rstscope::flow::PacketRecord;
+use rstscope::pipeline::{self, Event, Options};
+use rstscope::source::SourceSpec;
+
+fn busy_sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-captures/busy-one-reset.pcapng")
+}
+
+#[test]
+fn live_batches_add_up_to_the_final_analysis() {
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&wakes);
+    let options = Options {
+        live_updates: true,
+        update_interval: Duration::ZERO,
+        ..Options::default()
+    };
+    let handle = pipeline::start(
+        SourceSpec::File(busy_sample()),
+        options,
+        Some(Arc::new(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })),
+    );
+    let mut started = false;
+    let mut ends = 0;
+    let mut seen_conns: HashMap<u32, usize> = HashMap::new();
+    let mut streamed: HashMap<u32, Vec<PacketRecord>> = HashMap::new();
+    let mut last_progress = None;
+    let mut outcome = None;
+    for event in &handle.events {
+        match event {
+            Event::Started(info) => {
+                assert!(!started && ends == 0);
+                started = true;
+                assert!(info.name.ends_with("busy-one-reset.pcapng"));
+            }
+            Event::Connections(batch) => {
+                assert!(started);
+                for c in &batch.connections {
+                    *seen_conns.entry(c.id).or_default() += 1;
+                }
+                for (id, recs) in batch.new_packets {
+                    streamed.entry(id).or_default().extend(recs);
+                }
+            }
+            Event::Progress(p) => last_progress = Some(p),
+            Event::Warning(_) => {}
+            Event::End(o) => {
+                ends += 1;
+                outcome = Some(*o);
+            }
+        }
+    }
+    assert_eq!(ends, 1, "exactly one End");
+    let outcome = outcome.unwrap();
+    assert!(outcome.error.is_none());
+    let a = outcome.analysis.unwrap();
+    assert_eq!(
+        seen_conns.len(),
+        a.connections.len(),
+        "every connection was announced"
+    );
+    for c in &a.connections {
+        assert_eq!(
+            streamed.get(&c.id).map_or(0, Vec::len),
+            a.packets[c.id as usize].len(),
+            "connection {}",
+            c.id
+        );
+        assert_eq!(
+            streamed[&c.id], a.packets[c.id as usize],
+            "connection {} records",
+            c.id
+        );
+    }
+    let p = last_progress.expect("a progress event");
+    assert_eq!(p.frames, a.stats.frames);
+    assert_eq!(p.connections, a.connections.len() as u64);
+    assert_eq!(
+        p.total_bytes,
+        std::fs::metadata(busy_sample()).ok().map(|m| m.len())
+    );
+    assert!(
+        wakes.load(Ordering::Relaxed) >= 3,
+        "the waker is called for events"
+    );
+}
+
+#[test]
+fn an_open_failure_is_an_end_event_not_a_panic() {
+    let handle = pipeline::start(
+        SourceSpec::File("/nonexistent.pcap".into()),
+        Options::default(),
+        None,
+    );
+    let events: Vec<Event> = handle.events.iter().collect();
+    assert_eq!(events.len(), 1);
+    let Event::End(o) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert!(o.analysis.is_none());
+    assert!(
+        o.error
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("/nonexistent.pcap")
+    );
+}
+
+#[test]
+fn cancel_ends_with_what_was_read() {
+    let corpus = common::corpus();
+    // The largest capture in the corpus; cancelling at once must still end cleanly.
+    let path = corpus.join("zeek/Traces/http/bro.org.pcap");
+    let handle = pipeline::start(SourceSpec::File(path), Options::default(), None);
+    handle.cancel();
+    let ends = handle
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::End(_)))
+        .count();
+    assert_eq!(ends, 1);
+}
