@@ -66,12 +66,12 @@ pub fn write_text(
     };
     writeln!(
         out,
-        "  {} frames, {} TCP packets, {} connections, {} with a RST ({} RSTs){span}",
+        "  {} frames, {} TCP packets, {}, {} with a RST ({}){span}",
         a.stats.frames,
         a.stats.tcp_packets,
-        a.connections.len(),
+        plural(a.connections.len(), "connection"),
         reset_conns,
-        resets
+        plural(resets, "RST")
     )?;
     if let Some(e) = error {
         writeln!(out, "  INCOMPLETE: {e}")?;
@@ -174,6 +174,22 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
             opt(c.handshake.ack_frame)
         )?;
     }
+    let ttl = |d: Dir| {
+        let t = c.dir(d).ttl;
+        if c.dir(d).packets == 0 {
+            "-".to_owned()
+        } else if t.min == t.max {
+            t.min.to_string()
+        } else {
+            format!("{}..{}", t.min, t.max)
+        }
+    };
+    writeln!(
+        out,
+        "  TTL seen: from the client {}, from the server {}",
+        ttl(Dir::Client),
+        ttl(Dir::Server)
+    )?;
     for g in &c.idle_gaps {
         writeln!(
             out,
@@ -217,6 +233,14 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
