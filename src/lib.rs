@@ -3,11 +3,14 @@
 //! The library is the pipeline, with no GUI dependency:
 //! [`source`] (pcap/pcapng from a file or a pipe) -> [`decode`] (link layers, IP, TCP) ->
 //! [`flow`] (connections, both directions' counters, handshake, idle gaps, RSTs) ->
-//! [`report`] (text and JSON). [`pipeline`] runs it on named worker threads and sends typed
+//! [`diagnose`] (who sent each RST and why) -> [`report`] (text and JSON). [`pipeline`] runs it on named worker threads and sends typed
 //! events; the command line and the desktop app are thin consumers of those events.
 
 pub mod decode;
+pub mod diagnose;
 pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod source;
+#[path = "diagnose/twopoint.rs"]
+pub mod twopoint;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::decode::{self, Skip, TcpSegment};
+use crate::diagnose::{self, Diagnosis, Incident};
 use crate::flow::{Connection, FlowConfig, FlowTracker, PacketRecord};
 use crate::source::{ByteCounter, CaptureReader, SourceError, SourceInfo, SourceSpec};
 
@@ -94,6 +95,10 @@ pub struct Analysis {
     pub connections: Vec<Connection>,
     /// Packet records per connection id (empty vectors when retention is off).
     pub packets: Vec<Vec<PacketRecord>>,
+    /// Per connection id: why it was reset (`None` for graceful or open connections).
+    pub diagnoses: Vec<Option<Diagnosis>>,
+    /// Events that span connections (`mass-reset`).
+    pub incidents: Vec<Incident>,
     pub warnings: Vec<Warning>,
     pub stats: Stats,
 }
@@ -381,11 +386,14 @@ fn flow_thread(
         retained_packet_bytes: tracker.retained_packet_bytes() as u64,
     };
     let (connections, packets) = tracker.finish();
+    let (diagnoses, incidents) = diagnose::diagnose_all(&connections, &packets);
     out.send(Event::End(Box::new(Outcome {
         analysis: Some(Analysis {
             source: info,
             connections,
             packets,
+            diagnoses,
+            incidents,
             warnings,
             stats,
         }),

@@ -1,6 +1,7 @@
 //! The sample captures (sample-captures/manifest.json, recorded from real Linux stacks with the
 //! kernel's own reason for each RST): every entry's connection, RST frames, their senders and
-//! the termination are found as the manifest says.
+//! the termination are found as the manifest says, and the diagnosis names the cause, the
+//! sender and the kind of sender the manifest records. This is the diagnosis's gate: 100%.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -119,4 +120,15 @@ fn every_manifest_entry_is_found_with_its_resets_and_ending() {
             assert_eq!(a.connections.len() as u64, n, "{file}: connections");
         }
     }
+}
+
+#[test]
+fn many_graceful_connections_and_one_reset_yield_exactly_one_diagnosis() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-captures/busy-one-reset.pcapng");
+    let a = common::analyze(&path).analysis.unwrap();
+    assert!(a.connections.len() >= 20);
+    assert_eq!(a.diagnoses.iter().flatten().count(), 1);
+    let graceful = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-captures/graceful-fin.pcap");
+    let a = common::analyze(&graceful).analysis.unwrap();
+    assert!(a.diagnoses.iter().all(Option::is_none));
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{rfc3339, secs};
 use crate::decode::flags;
+use crate::diagnose::Diagnosis;
 use crate::flow::{Connection, Dir, Reset};
 use crate::pipeline::{Analysis, Warning};
 use crate::source::SourceError;
@@ -16,7 +17,8 @@ pub const SCHEMA: &str = "rstscope.analysis/1";
 pub struct Report<'a> {
     pub schema: &'static str,
     pub source: Source<'a>,
-    pub connections: Vec<Conn>,
+    pub connections: Vec<Conn<'a>>,
+    pub incidents: &'a [crate::diagnose::Incident],
     pub warnings: &'a [Warning],
 }
 
@@ -133,7 +135,7 @@ pub struct Zeek {
 }
 
 #[derive(Serialize)]
-pub struct Conn {
+pub struct Conn<'a> {
     pub id: u32,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -158,12 +160,12 @@ pub struct Conn {
     /// Wireshark calls one conversation); usually empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub zeek_earlier: Vec<Zeek>,
-    /// Filled by the diagnosis stage; `null` until it exists.
-    pub diagnosis: Option<()>,
+    /// Who sent the first RST and why; `null` for connections that ended gracefully.
+    pub diagnosis: Option<&'a Diagnosis>,
 }
 
-impl From<&Connection> for Conn {
-    fn from(c: &Connection) -> Self {
+impl<'a> Conn<'a> {
+    fn new(c: &Connection, diagnosis: Option<&'a Diagnosis>) -> Self {
         let h = &c.handshake;
         Self {
             id: c.id,
@@ -215,7 +217,7 @@ impl From<&Connection> for Conn {
                     history: z.history.clone(),
                 })
                 .collect(),
-            diagnosis: None,
+            diagnosis,
         }
     }
 }
@@ -240,8 +242,9 @@ pub fn report<'a>(a: &'a Analysis, error: Option<&SourceError>, resets_only: boo
             .connections
             .iter()
             .filter(|c| !resets_only || !c.resets.is_empty())
-            .map(Conn::from)
+            .map(|c| Conn::new(c, a.diagnoses.get(c.id as usize).and_then(Option::as_ref)))
             .collect(),
+        incidents: &a.incidents,
         warnings: &a.warnings,
     }
 }

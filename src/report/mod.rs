@@ -2,12 +2,14 @@
 
 pub mod json;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat};
 
 use crate::decode::flags;
+use crate::diagnose::{Confidence, Diagnosis, SenderKind};
 use crate::flow::{Connection, Dir};
 use crate::pipeline::Analysis;
 use crate::source::SourceError;
@@ -79,10 +81,12 @@ pub fn write_text(
     for w in &a.warnings {
         writeln!(out, "  note: {}", w.message)?;
     }
+    write_cause_summary(out, a)?;
+    let diagnosis = |c: &Connection| a.diagnoses.get(c.id as usize).and_then(Option::as_ref);
     let shown: Vec<&Connection> = a
         .connections
         .iter()
-        .filter(|c| !resets_only || !c.resets.is_empty())
+        .filter(|c| !resets_only || !c.resets.is_empty() || diagnosis(c).is_some())
         .collect();
     if shown.is_empty() {
         writeln!(
@@ -93,9 +97,9 @@ pub fn write_text(
         return Ok(());
     }
     writeln!(out)?;
-    let rows: Vec<[String; 9]> = shown
+    let rows: Vec<[String; 10]> = shown
         .iter()
-        .map(|c| row(c, a.stats.first_ts_ns.unwrap_or(0)))
+        .map(|c| row(c, diagnosis(c), a.stats.first_ts_ns.unwrap_or(0)))
         .collect();
     let head = [
         "#",
@@ -106,6 +110,7 @@ pub fn write_text(
         "packets c/s",
         "bytes c/s",
         "end",
+        "cause",
         "zeek",
     ];
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
@@ -131,14 +136,66 @@ pub fn write_text(
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
         writeln!(out, "{}", line(&cells))?;
     }
-    for c in shown.iter().filter(|c| !c.resets.is_empty()) {
+    for c in shown
+        .iter()
+        .filter(|c| !c.resets.is_empty() || diagnosis(c).is_some())
+    {
         writeln!(out)?;
-        write_reset_block(out, c)?;
+        write_reset_block(out, c, diagnosis(c))?;
     }
     Ok(())
 }
 
-fn row(c: &Connection, t0: i64) -> [String; 9] {
+/// Resets by cause, and the RST senders ranked: the answer to "who is sending the RSTs?".
+fn write_cause_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut senders: BTreeMap<String, usize> = BTreeMap::new();
+    for (c, d) in a.connections.iter().zip(&a.diagnoses) {
+        let Some(d) = d else { continue };
+        *causes.entry(d.cause.id()).or_default() += 1;
+        let addr = match d.sender {
+            Dir::Client => c.client.ip(),
+            Dir::Server => c.server.ip(),
+        };
+        let who = match d.sender_kind {
+            SenderKind::Endpoint => format!("{addr}"),
+            SenderKind::Middlebox => format!("a device on the path, as {addr}"),
+        };
+        *senders.entry(who).or_default() += 1;
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let list = |m: BTreeMap<String, usize>| {
+        let mut v: Vec<(String, usize)> = m.into_iter().collect();
+        v.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        v.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(
+        out,
+        "  resets by cause: {}",
+        list(causes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    )?;
+    writeln!(out, "  RST senders: {}", list(senders))?;
+    for inc in &a.incidents {
+        writeln!(
+            out,
+            "  INCIDENT {}: {} reset {} connections within {:.1} ms (frames {} to {})",
+            inc.kind,
+            inc.host,
+            inc.connections.len(),
+            inc.window_ms,
+            inc.first_frame,
+            inc.last_frame
+        )?;
+    }
+    Ok(())
+}
+
+fn row(c: &Connection, d: Option<&Diagnosis>, t0: i64) -> [String; 10] {
     let cl = c.dir(Dir::Client);
     let sv = c.dir(Dir::Server);
     [
@@ -150,11 +207,12 @@ fn row(c: &Connection, t0: i64) -> [String; 9] {
         format!("{}/{}", cl.packets, sv.packets),
         format!("{}/{}", cl.payload_bytes, sv.payload_bytes),
         c.termination().as_str().to_owned(),
+        d.map_or_else(|| "-".to_owned(), |d| d.cause.id().to_owned()),
         format!("{} {}", c.zeek.conn_state(), c.zeek.history()),
     ]
 }
 
-fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
+fn write_reset_block(out: &mut dyn Write, c: &Connection, d: Option<&Diagnosis>) -> io::Result<()> {
     writeln!(
         out,
         "connection {}: {} -> {}, {}",
@@ -163,6 +221,9 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
         c.server,
         c.termination().as_str()
     )?;
+    if let Some(d) = d {
+        write_diagnosis(out, d)?;
+    }
     if let Some(syn) = c.handshake.syn_frame {
         let rtt = c.handshake.rtt_ns.map_or(String::new(), |ns| {
             format!(", initial RTT {:.3} ms", millis(ns))
@@ -231,6 +292,42 @@ fn write_reset_block(out: &mut dyn Write, c: &Connection) -> io::Result<()> {
         if let Some(t) = &r.text {
             writeln!(out, "    text: {t:?}")?;
         }
+    }
+    Ok(())
+}
+
+fn write_diagnosis(out: &mut dyn Write, d: &Diagnosis) -> io::Result<()> {
+    writeln!(out, "  {}", d.summary)?;
+    let kind = match d.sender_kind {
+        SenderKind::Endpoint => "an endpoint",
+        SenderKind::Middlebox => "a device on the path",
+    };
+    let confidence = match d.confidence {
+        Confidence::High => "high",
+        Confidence::Medium => "medium",
+        Confidence::Low => "low",
+    };
+    writeln!(
+        out,
+        "  cause: {} ({}), sent by {kind}; confidence {confidence}: {}",
+        d.cause.id(),
+        d.cause.title(),
+        d.confidence_reasons.join("; ")
+    )?;
+    if let Some(t) = &d.known_timeout {
+        writeln!(out, "  {t}")?;
+    }
+    for e in &d.evidence {
+        writeln!(out, "    frame {}: {}", e.frame, e.note)?;
+    }
+    for e in &d.consequences {
+        writeln!(out, "    frame {} (consequence): {}", e.frame, e.note)?;
+    }
+    if let Some(w) = &d.would_settle {
+        writeln!(out, "  what would settle it: {w}")?;
+    }
+    for f in &d.fixes {
+        writeln!(out, "  fix: {f}")?;
     }
     Ok(())
 }
