@@ -12,5 +12,3 @@ pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod source;
-#[path = "diagnose/twopoint.rs"]
-pub mod twopoint;
