@@ -115,7 +115,7 @@ fn quantum_insert_rsts_are_the_clients_own_and_the_injection_is_shown() {
     );
 }
 
-/// tcpdump's tcp_rst_data capture: a RST carrying diagnostic text (RFC 1122 4.2.2.12).
+/// tcpdump's `tcp_rst_data` capture: a RST carrying diagnostic text (RFC 1122 4.2.2.12).
 #[test]
 fn rst_with_data_shows_its_text() {
     let path = common::corpus().join("tcpdump/tcp_rst_data.pcap");

@@ -10,6 +10,7 @@
 pub mod causes;
 mod rules;
 mod signals;
+pub mod twopoint;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
