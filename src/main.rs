@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use rstscope::diagnose;
 use rstscope::flow::FlowConfig;
 use rstscope::pipeline::{self, Options};
 use rstscope::report;
@@ -99,41 +100,39 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         if many_json {
             writeln!(out, "[")?;
         }
+        // Two captures are analysed together: when they hold the same connections (a client
+        // and a server capture), each serves as proof for the other's diagnoses.
+        let two_point = args.files.len() == 2;
+        let mut done: Vec<(&String, pipeline::Outcome)> = Vec::new();
         for name in &args.files {
             let started = Instant::now();
             let outcome = pipeline::analyze(SourceSpec::from_arg(name), options);
-            let error = outcome.error.as_ref();
-            let Some(analysis) = &outcome.analysis else {
-                let msg = error.map_or_else(
-                    || "the analysis stopped without a result".to_owned(),
-                    |e| format!("{e}"),
+            if let (true, Some(a)) = (args.stats, &outcome.analysis) {
+                print_stats(a, started.elapsed().as_secs_f64());
+            }
+            if two_point {
+                done.push((name, outcome));
+            } else {
+                status = status.max(write_one(
+                    &mut out, args, name, &outcome, pretty, many_json, &mut first,
+                )?);
+            }
+        }
+        if let [(na, oa), (nb, ob)] = &mut done[..]
+            && let (Some(a), Some(b)) = (&mut oa.analysis, &mut ob.analysis)
+        {
+            let check = diagnose::cross_check(a, b, na, nb);
+            if check.paired > 0 {
+                eprintln!(
+                    "rstscope: two-point capture: {} connection(s) found in both files; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
+                    check.paired, check.forged, check.confirmed
                 );
-                eprintln!("rstscope: {name}: {msg}");
-                status = status.max(Status::Fatal);
-                continue;
-            };
-            if let Some(e) = error {
-                eprintln!("rstscope: {name}: {e}; results up to there follow");
-                status = status.max(Status::Partial);
             }
-            if args.stats {
-                print_stats(analysis, started.elapsed().as_secs_f64());
-            }
-            match args.format {
-                Format::Json => {
-                    if many_json && !first {
-                        writeln!(out, ",")?;
-                    }
-                    report::write_json(&mut out, analysis, error, args.resets_only, pretty)?;
-                }
-                Format::Text => {
-                    if !first {
-                        writeln!(out)?;
-                    }
-                    report::write_text(&mut out, analysis, error, args.resets_only)?;
-                }
-            }
-            first = false;
+        }
+        for (name, outcome) in &done {
+            status = status.max(write_one(
+                &mut out, args, name, outcome, pretty, many_json, &mut first,
+            )?);
         }
         if many_json {
             writeln!(out, "]")?;
@@ -150,6 +149,48 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         }
     }
     ExitCode::from(status as u8)
+}
+
+/// Writes one capture's report; returns how well its reading went.
+fn write_one(
+    out: &mut dyn Write,
+    args: &AnalyzeArgs,
+    name: &str,
+    outcome: &pipeline::Outcome,
+    pretty: bool,
+    many_json: bool,
+    first: &mut bool,
+) -> io::Result<Status> {
+    let error = outcome.error.as_ref();
+    let Some(analysis) = &outcome.analysis else {
+        let msg = error.map_or_else(
+            || "the analysis stopped without a result".to_owned(),
+            |e| format!("{e}"),
+        );
+        eprintln!("rstscope: {name}: {msg}");
+        return Ok(Status::Fatal);
+    };
+    let mut status = Status::Ok;
+    if let Some(e) = error {
+        eprintln!("rstscope: {name}: {e}; results up to there follow");
+        status = Status::Partial;
+    }
+    match args.format {
+        Format::Json => {
+            if many_json && !*first {
+                writeln!(out, ",")?;
+            }
+            report::write_json(out, analysis, error, args.resets_only, pretty)?;
+        }
+        Format::Text => {
+            if !*first {
+                writeln!(out)?;
+            }
+            report::write_text(out, analysis, error, args.resets_only)?;
+        }
+    }
+    *first = false;
+    Ok(status)
 }
 
 #[allow(clippy::cast_precision_loss)]

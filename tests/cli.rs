@@ -175,3 +175,42 @@ fn text_report_names_each_rst_and_its_sender() {
     assert!(text.contains("RST frame 2 from the server"), "{text}");
     assert!(text.contains("refused"), "{text}");
 }
+
+#[test]
+fn two_point_capture_proves_a_forged_rst_with_the_other_file() {
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(sample("nat-state-expiry-two-point.pcap"))
+        .arg(sample("nat-state-expiry-two-point-server.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 RST(s) proven forged on the path"), "{err}");
+    let v = json(&out.stdout);
+    let d = &v[0]["connections"][0]["diagnosis"];
+    assert_eq!(d["cause"], "firewall-state-expiry");
+    assert_eq!(d["sender_kind"], "middlebox");
+    assert_eq!(d["confidence"], "high");
+    let evidence = d["evidence"].to_string();
+    assert!(evidence.contains("nat-state-expiry-two-point-server.pcap, captured at the server, shows the server never sent this RST"), "{evidence}");
+}
+
+#[test]
+fn diagnosis_leads_each_reset_block_in_text() {
+    let out = bin()
+        .args(["analyze"])
+        .arg(sample("no-socket-server-restart.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("The server's kernel sent the RST (frame 10) because it had no socket for this connection"),
+        "{text}"
+    );
+    assert!(text.contains("fix: "), "{text}");
+}

@@ -191,42 +191,195 @@ pub fn diagnose_all(
     (diagnoses, found)
 }
 
-/// Well-known idle timeouts, in seconds, and who has them by default.
-const KNOWN_TIMEOUTS: &[(f64, &str)] = &[
-    (5.0, "Node.js's default HTTP keepAliveTimeout is 5 s"),
+/// What a second capture of the same traffic proved, for [`cross_check`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrossCheck {
+    /// Connections found in both captures.
+    pub paired: usize,
+    /// RSTs the other capture proved forged on the path (never sent by their claimed sender).
+    pub forged: usize,
+    /// RSTs the other capture showed their claimed sender really sending.
+    pub confirmed: usize,
+}
+
+/// Two-point captures: matches the connections of `a` and `b` (the same traffic captured at
+/// two places, for example at the client and at the server) and uses each capture as proof for
+/// the other's diagnoses. A RST one capture received that the other, at its claimed sender,
+/// never sent came from the path: it becomes a `middlebox` verdict with high confidence.
+pub fn cross_check(
+    a: &mut crate::pipeline::Analysis,
+    b: &mut crate::pipeline::Analysis,
+    a_name: &str,
+    b_name: &str,
+) -> CrossCheck {
+    use twopoint::{Side, Witness};
+    let pairs = twopoint::pair(a, b);
+    let witnesses = twopoint::witness_resets(a, b, &pairs);
+    let mut out = CrossCheck {
+        paired: pairs.len(),
+        ..CrossCheck::default()
+    };
+    for w in witnesses {
+        let (target, other_name) = match w.capture {
+            Side::A => (&mut *a, b_name),
+            Side::B => (&mut *b, a_name),
+        };
+        let Some(Some(d)) = target.diagnoses.get_mut(w.conn as usize) else {
+            continue;
+        };
+        let sd = match w.claimed_from {
+            Dir::Client => "client",
+            Dir::Server => "server",
+        };
+        let other = w
+            .other_frame
+            .map_or(String::new(), |f| format!(" (its frame {f})"));
+        let note = match w.verdict {
+            Witness::NeverSent => format!(
+                "{other_name}, captured at the {sd}, shows the {sd} never sent this RST: it came from the path"
+            ),
+            Witness::SentBySender => {
+                format!("{other_name}, captured at the {sd}, shows the {sd} sending it{other}")
+            }
+            Witness::Arrived => {
+                format!("{other_name}, captured at the receiver, shows it arriving{other}")
+            }
+            Witness::NeverArrived => format!(
+                "{other_name}, captured at the receiver, shows it never arrived: dropped on the path"
+            ),
+            Witness::NotCovered => format!("{other_name} does not cover that moment"),
+        };
+        d.evidence.push(Evidence {
+            frame: w.frame,
+            note,
+        });
+        d.evidence.sort_by_key(|e| e.frame);
+        if d.rst_frame != Some(w.frame) {
+            continue;
+        }
+        match w.verdict {
+            Witness::NeverSent => {
+                out.forged += 1;
+                if d.sender_kind != SenderKind::Middlebox {
+                    d.cause = Cause::MiddleboxReset;
+                    d.sender_kind = SenderKind::Middlebox;
+                    d.actor = Actor::PathDevice;
+                    d.summary = format!(
+                        "A device on the path, forging the {sd}'s address, sent the RST (frame {}) because the {sd} never sent it: {other_name} proves it.",
+                        w.frame
+                    );
+                    Cause::MiddleboxReset
+                        .explanation()
+                        .clone_into(&mut d.explanation);
+                    d.fixes = Cause::MiddleboxReset
+                        .fixes()
+                        .iter()
+                        .map(|f| (*f).to_owned())
+                        .collect();
+                }
+                d.confidence = Confidence::High;
+                d.confidence_reasons
+                    .push(format!("{other_name} at the {sd} shows it never sent it"));
+                d.would_settle = None;
+            }
+            Witness::SentBySender => {
+                out.confirmed += 1;
+                if d.sender_kind == SenderKind::Middlebox {
+                    // The fingerprints said forged, the sender's own capture says otherwise.
+                    d.sender_kind = SenderKind::Endpoint;
+                    d.confidence = Confidence::Low;
+                    d.confidence_reasons.push(format!(
+                        "{other_name} shows the {sd} sending it, against its fingerprints"
+                    ));
+                } else {
+                    d.confidence_reasons
+                        .push(format!("{other_name} shows the {sd} sending it"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Who keeps an idle timeout: a proxy, load balancer or server (it resets or closes idle
+/// connections), or a firewall or NAT (it forgets them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutKeeper {
+    Proxy,
+    Firewall,
+}
+
+/// Well-known idle timeouts, in seconds, who keeps them, and who has them by default.
+const KNOWN_TIMEOUTS: &[(f64, TimeoutKeeper, &str)] = &[
+    (
+        5.0,
+        TimeoutKeeper::Proxy,
+        "Node.js's default HTTP keepAliveTimeout is 5 s",
+    ),
     (
         60.0,
+        TimeoutKeeper::Proxy,
         "AWS Application Load Balancer's default idle timeout is 60 s (nginx's proxy_read_timeout too)",
     ),
-    (75.0, "nginx's default keepalive_timeout is 75 s"),
-    (120.0, "a common 120 s proxy idle timeout"),
+    (
+        75.0,
+        TimeoutKeeper::Proxy,
+        "nginx's default keepalive_timeout is 75 s",
+    ),
+    (
+        120.0,
+        TimeoutKeeper::Proxy,
+        "a common 120 s proxy idle timeout",
+    ),
     (
         240.0,
-        "Azure Load Balancer's default idle timeout is 4 minutes",
+        TimeoutKeeper::Firewall,
+        "Azure Load Balancer's and NAT's default idle timeout is 4 minutes",
     ),
     (
         300.0,
-        "a common 5-minute idle timeout (e.g. many firewalls' TCP idle default)",
+        TimeoutKeeper::Firewall,
+        "a common 5-minute firewall idle timeout",
     ),
-    (350.0, "AWS NLB's (and NAT gateway's) idle timeout is 350 s"),
+    (
+        350.0,
+        TimeoutKeeper::Proxy,
+        "AWS NLB's idle timeout is 350 s",
+    ),
+    (
+        350.0,
+        TimeoutKeeper::Firewall,
+        "AWS NAT gateway's idle timeout is 350 s",
+    ),
     (
         600.0,
+        TimeoutKeeper::Proxy,
         "Google Cloud load balancers keep idle connections 600 s",
     ),
-    (900.0, "a common 15-minute idle timeout"),
+    (
+        900.0,
+        TimeoutKeeper::Proxy,
+        "a common 15-minute idle timeout",
+    ),
     (
         3600.0,
-        "a common 1-hour idle timeout (e.g. Cisco ASA's default TCP connection timeout)",
+        TimeoutKeeper::Firewall,
+        "Cisco ASA's default TCP connection idle timeout is 1 hour",
     ),
-    (7200.0, "Linux's default tcp_keepalive_time is 2 hours"),
+    (
+        7200.0,
+        TimeoutKeeper::Proxy,
+        "Linux's default tcp_keepalive_time is 2 hours",
+    ),
 ];
 
-/// Names a well-known timeout within 2 % (at least 0.5 s) of `idle_s`.
-pub fn known_timeout(idle_s: f64) -> Option<String> {
+/// Names a well-known timeout of that keeper within 2 % (at least 0.5 s) of `idle_s`.
+pub fn known_timeout(idle_s: f64, keeper: TimeoutKeeper) -> Option<String> {
     KNOWN_TIMEOUTS
         .iter()
-        .find(|(t, _)| (idle_s - t).abs() <= (t * 0.02).max(0.5))
-        .map(|(_, who)| format!("idle {idle_s:.1} s: {who}"))
+        .find(|(t, k, _)| *k == keeper && (idle_s - t).abs() <= (t * 0.02).max(0.5))
+        .map(|(_, _, who)| format!("idle {idle_s:.1} s: {who}"))
 }
 
 #[cfg(test)]

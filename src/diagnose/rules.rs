@@ -2,7 +2,10 @@
 //! looks for and what raises or lowers confidence; the words for each cause are in `causes.rs`.
 
 use super::signals::{self, Signals};
-use super::{Actor, Cause, Confidence, Diagnosis, Evidence, Incident, SenderKind, known_timeout};
+use super::{
+    Actor, Cause, Confidence, Diagnosis, Evidence, Incident, SenderKind, TimeoutKeeper,
+    known_timeout,
+};
 use crate::decode::flags;
 use crate::flow::{Connection, Dir, PacketRecord, Reset, Termination, analysis};
 use crate::report::secs;
@@ -415,7 +418,7 @@ fn idle_timeout(c: &Ctx) -> Option<Finding> {
     }
     let sd = side(c.sender());
     let idle = secs(c.s.idle_before_ns);
-    let named = known_timeout(idle);
+    let named = known_timeout(idle, TimeoutKeeper::Proxy);
     let mut evidence = vec![];
     if let Some(f) = c.s.idle_ended_by {
         evidence.push(ev(
@@ -647,7 +650,7 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
         trigger_frame: None,
         trigger_delay_s: None,
         idle_before_s: Some(secs(idle)),
-        known_timeout: known_timeout(secs(idle)),
+        known_timeout: known_timeout(secs(idle), TimeoutKeeper::Firewall),
         hops_from_capture: None,
         evidence: finding.evidence,
         consequences: vec![],
@@ -732,7 +735,11 @@ fn complete(c: &Ctx, f: Finding) -> Diagnosis {
         trigger_frame: s.trigger.map(|t| u64::from(t.frame)),
         trigger_delay_s: s.trigger.map(|t| secs(c.rst.ts_ns - t.ts_ns)),
         idle_before_s: idle,
-        known_timeout: idle.filter(|i| *i >= 1.0).and_then(known_timeout),
+        known_timeout: idle.filter(|i| *i >= 1.0).and_then(|i| match f.cause {
+            Cause::IdleTimeout => known_timeout(i, TimeoutKeeper::Proxy),
+            Cause::FirewallStateExpiry => known_timeout(i, TimeoutKeeper::Firewall),
+            _ => None,
+        }),
         hops_from_capture: Some(hops(c.rst.ttl)),
         evidence,
         consequences: consequences(c),

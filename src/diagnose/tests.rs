@@ -416,7 +416,21 @@ fn three_connections_reset_by_one_host_within_a_second_are_a_mass_reset() {
 
 #[test]
 fn known_idle_timeouts_are_named_within_two_percent() {
-    assert!(known_timeout(350.4).unwrap().contains("NLB"));
-    assert!(known_timeout(75.2).unwrap().contains("nginx"));
-    assert_eq!(known_timeout(42.0), None);
+    assert!(
+        known_timeout(350.4, TimeoutKeeper::Proxy)
+            .unwrap()
+            .contains("NLB")
+    );
+    assert!(
+        known_timeout(350.4, TimeoutKeeper::Firewall)
+            .unwrap()
+            .contains("NAT gateway")
+    );
+    assert!(
+        known_timeout(75.2, TimeoutKeeper::Proxy)
+            .unwrap()
+            .contains("nginx")
+    );
+    assert_eq!(known_timeout(75.2, TimeoutKeeper::Firewall), None);
+    assert_eq!(known_timeout(42.0, TimeoutKeeper::Proxy), None);
 }
