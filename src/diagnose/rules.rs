@@ -97,18 +97,65 @@ fn hops(ttl: u8) -> u8 {
 // or that side keeps sending after it. Confidence rises when both hold, or when its IP ID is
 // foreign too. A forged RST that answers the first packet after a silence is a stateful
 // firewall that forgot the connection (netfilter's `REJECT --reject-with tcp-reset`).
-fn forged(c: &Ctx) -> Option<Finding> {
+/// The signs that a RST was forged, as (reasons, evidence); `None` when there are none.
+fn forgery_signs(c: &Ctx) -> Option<(Vec<String>, Vec<Evidence>)> {
     let s = &c.s;
     let ttl_off = s.ttl_mismatch(c.rst);
     let talked_after = !s.sender_after_rst.is_empty();
-    if !ttl_off && !talked_after {
+    // An unsolicited RST the receiver must ignore (RFC 5961 3.2) is a blind guess: live
+    // sockets send their own SND.NXT and reply RSTs copy the trigger's ACK, both acceptable.
+    let blind = c.rst.in_window == Some(false)
+        && !s.answers_trigger
+        && s.sender_fin.is_none()
+        && c.conn.termination() != Termination::Refused;
+    // Several RSTs in one side's name with different sequence numbers within a second, none
+    // answering a packet: an injector spraying guesses.
+    let spray: Vec<&Reset> = c
+        .conn
+        .resets
+        .iter()
+        .filter(|r| r.from == c.rst.from && r.ts_ns - c.rst.ts_ns <= 1_000_000_000)
+        .collect();
+    let sprayed = !s.answers_trigger
+        && spray
+            .iter()
+            .map(|r| r.seq)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            >= 3;
+    if !ttl_off && !talked_after && !blind && !sprayed {
         return None;
     }
     let sd = side(c.sender());
     let mut evidence = vec![];
     let mut reasons = vec![];
+    if blind {
+        evidence.push(ev(
+            c.rst.frame,
+            "unsolicited, with a sequence number outside the receiver's window: a blind guess (RFC 5961 3.2 makes receivers ignore it)",
+        ));
+        reasons.push("out-of-window and unsolicited".to_owned());
+    }
+    if sprayed {
+        evidence.push(ev(
+            c.rst.frame,
+            format!(
+                "{} RSTs in the {sd}'s name within a second, with different sequence numbers",
+                spray.len()
+            ),
+        ));
+        reasons.push("several RSTs with different sequence numbers".to_owned());
+    }
     if ttl_off {
         let usual = s.sender_ttl.unwrap_or(0);
+        evidence.push(ev(
+            c.rst.frame,
+            format!(
+                "its sender is about {} hop(s) from the capture point; the {sd} is about {}",
+                hops(c.rst.ttl),
+                hops(usual)
+            ),
+        ));
         evidence.push(ev(
             c.rst.frame,
             format!(
@@ -142,9 +189,19 @@ fn forged(c: &Ctx) -> Option<Finding> {
         ));
         reasons.push("its IP ID is foreign".to_owned());
     }
-    if c.rst.in_window == Some(false) {
-        evidence.push(ev(c.rst.frame, "its sequence number is outside the receiver's window: the receiver ignores it (RFC 5961 3.2)"));
+    if c.rst.in_window == Some(false) && !blind {
+        evidence.push(ev(
+            c.rst.frame,
+            "its sequence number is outside the receiver's window: the receiver ignores it (RFC 5961 3.2)",
+        ));
     }
+    Some((reasons, evidence))
+}
+
+fn forged(c: &Ctx) -> Option<Finding> {
+    let (reasons, mut evidence) = forgery_signs(c)?;
+    let s = &c.s;
+    let sd = side(c.sender());
     let confidence = if reasons.len() >= 2 {
         Confidence::High
     } else {

@@ -146,23 +146,26 @@ fn fingerprints(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir)
 /// The packet the RST answers, if any.
 fn trigger(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
     let r = packets[ri];
-    // The trigger: the other side's last packet before the RST, if recent and tied to it.
-    if let Some(t) = packets[..ri]
+    // The other side's packets since the sender last spoke (RSTs aside), newest first: a
+    // kernel answers each arriving segment in turn, so a burst of RSTs answers a burst of
+    // packets, the earliest first.
+    let since = packets[..ri]
         .iter()
-        .rev()
-        .find(|p| p.dir != from)
-        .filter(|t| r.ts_ns - t.ts_ns <= ANSWER_WINDOW_NS)
-    {
-        let by_seq = r.flags & flags::ACK == 0 && t.flags & flags::ACK != 0 && r.seq == t.ack;
-        let by_ack =
-            r.flags & flags::ACK != 0 && r.ack == t.seq.wrapping_add(seg_len(t)) && seg_len(t) > 0;
-        let last_from_sender = packets[..ri].iter().rev().find(|p| p.dir == from);
-        // A trigger must be the newest thing the sender saw before answering.
-        let sender_spoke_since = last_from_sender.is_some_and(|p| p.ts_ns > t.ts_ns);
-        if (by_seq || by_ack) && !sender_spoke_since {
-            s.trigger = Some(*t);
-            s.answers_trigger = true;
-        }
+        .rposition(|p| p.dir == from && !is_rst(p))
+        .map_or(0, |i| i + 1);
+    let answered = packets[since..ri]
+        .iter()
+        .filter(|t| t.dir != from && r.ts_ns - t.ts_ns <= ANSWER_WINDOW_NS)
+        .find(|t| {
+            let by_seq = r.flags & flags::ACK == 0 && t.flags & flags::ACK != 0 && r.seq == t.ack;
+            let by_ack = r.flags & flags::ACK != 0
+                && seg_len(t) > 0
+                && r.ack == t.seq.wrapping_add(seg_len(t));
+            by_seq || by_ack
+        });
+    if let Some(t) = answered {
+        s.trigger = Some(*t);
+        s.answers_trigger = true;
     }
 }
 

@@ -217,6 +217,34 @@ fn rst_matching_the_senders_ttl_is_not_forged() {
     assert_ne!(diag(&p).unwrap().sender_kind, SenderKind::Middlebox);
 }
 
+#[test]
+fn unsolicited_out_of_window_rst_is_a_blind_injection() {
+    let mut p = exchange();
+    p.push(s(100, R, 123_456, 0, 0));
+    let d = diag(&p).unwrap();
+    assert_eq!(
+        (d.cause, d.sender_kind),
+        (Cause::MiddleboxReset, SenderKind::Middlebox)
+    );
+    assert!(d.evidence.iter().any(|e| e.note.contains("blind guess")));
+}
+
+#[test]
+fn rst_spray_with_different_sequence_numbers_is_forged() {
+    let mut p = exchange();
+    p.extend([c(50, PA, 201, 801, 10), s(51, A, 801, 211, 0)]);
+    for (i, seq) in [801u32, 1301, 1801].into_iter().enumerate() {
+        p.push(s(80 + i64::try_from(i).unwrap(), RA, seq, 211, 0));
+    }
+    let d = diag(&p).unwrap();
+    assert_eq!(d.sender_kind, SenderKind::Middlebox);
+    assert!(
+        d.confidence_reasons
+            .iter()
+            .any(|r| r.contains("different sequence numbers"))
+    );
+}
+
 // ---- firewall-state-expiry ----
 
 #[test]
@@ -373,8 +401,13 @@ fn active_rst_right_after_a_complete_exchange_is_abortive_close() {
 
 #[test]
 fn rst_that_fits_no_signature_is_unknown_and_says_what_would_settle_it() {
+    // In window, answering nothing, no silence before it, no ACK flag: no signature fits.
     let mut p = exchange();
-    p.push(s(100, R, 123_456, 0, 0));
+    p.extend([
+        c(50, PA, 201, 801, 10),
+        s(51, A, 801, 211, 0),
+        s(80, R, 801, 0, 0),
+    ]);
     let d = diag(&p).unwrap();
     assert_eq!((d.cause, d.confidence), (Cause::Unknown, Confidence::Low));
     assert!(d.would_settle.unwrap().contains("capture"));

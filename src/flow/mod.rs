@@ -779,6 +779,10 @@ fn judge_rst(conn: &Connection, from: Dir, seg: &TcpSegment) -> (Option<bool>, O
             seg.flags & flags::ACK != 0 && receiver.isn.map(|i| i.wrapping_add(1)) == Some(seg.ack);
         return (Some(ok), Some(ok));
     }
+    // A receiver that has sent nothing has shown no window to judge by.
+    if receiver.packets == 0 {
+        return (None, None);
+    }
     // Otherwise RCV.NXT is what the receiver last acknowledged; failing that, what the
     // sender has sent so far.
     let rcv_nxt = receiver.last_ack.map(Seq).or(sender.next_seq);
