@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::decode::{self, Skip, TcpSegment};
 use crate::diagnose::{self, Diagnosis, Incident};
-use crate::flow::{Connection, FlowConfig, FlowTracker, PacketRecord};
+use crate::flow::{Connection, FlowConfig, FlowKey, FlowTracker, PacketRecord};
 use crate::source::{ByteCounter, CaptureReader, SourceError, SourceInfo, SourceSpec};
 
 /// Settings of one analysis.
@@ -190,7 +190,7 @@ impl Out {
 const BATCH: usize = 2048;
 
 /// Decoded segments with their frame numbers and timestamps.
-type Batch = Vec<(u64, i64, TcpSegment)>;
+type Batch = Vec<(u64, i64, TcpSegment, FlowKey)>;
 
 enum ReaderMsg {
     Batch(Batch),
@@ -276,7 +276,10 @@ fn read_all(
                 end.first_ts_ns.get_or_insert(p.ts_ns);
                 end.last_ts_ns = Some(p.ts_ns);
                 match decode::decode(p.link_type, p.data, p.orig_len) {
-                    Ok(seg) => batch.push((p.frame, p.ts_ns, seg)),
+                    Ok(seg) => {
+                        let key = FlowKey::of(&seg);
+                        batch.push((p.frame, p.ts_ns, seg, key));
+                    }
                     Err(skip) => *end.skipped.entry(skip).or_default() += 1,
                 }
                 if batch.len() == BATCH {
@@ -326,11 +329,11 @@ fn flow_thread(
     let end = loop {
         match rx.recv() {
             Ok(ReaderMsg::Batch(mut batch)) => {
-                if let Some((frame, _, _)) = batch.last() {
+                if let Some((frame, ..)) = batch.last() {
                     frames_seen = *frame;
                 }
-                for (frame, ts, seg) in &batch {
-                    tracker.observe(*frame, *ts, seg);
+                for (frame, ts, seg, key) in &batch {
+                    tracker.observe_keyed(*frame, *ts, seg, *key);
                 }
                 batch.clear();
                 let _ = spare_tx.try_send(batch);

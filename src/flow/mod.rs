@@ -15,7 +15,9 @@ pub mod zeek;
 
 use std::net::SocketAddr;
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use serde::Serialize;
 
 use crate::decode::{TcpSegment, flags};
@@ -333,17 +335,51 @@ impl Connection {
     }
 }
 
-/// Canonical 4-tuple: the lower endpoint first, so both directions share a key.
+/// The hash of a segment's unordered 4-tuple, the same both ways. It is computed where the
+/// segment is decoded ([`FlowKey::of`]), so that the connection-tracking thread, the pipeline's
+/// busiest, neither hashes nor carries whole addresses through its batches; equal hashes are
+/// confirmed against the connection's endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey(SocketAddr, SocketAddr);
+pub struct FlowKey(u64);
 
 impl FlowKey {
-    fn of(a: SocketAddr, b: SocketAddr) -> Self {
-        if (a.ip(), a.port()) <= (b.ip(), b.port()) {
-            Self(a, b)
+    pub fn of(seg: &TcpSegment) -> Self {
+        use std::hash::{Hash, Hasher};
+        let a = (seg.src, seg.src_port);
+        let b = (seg.dst, seg.dst_port);
+        let mut h = rustc_hash::FxHasher::default();
+        if a <= b {
+            (a, b).hash(&mut h);
         } else {
-            Self(b, a)
+            (b, a).hash(&mut h);
         }
+        Self(h.finish())
+    }
+}
+
+/// The connections whose 4-tuples share a hash: almost always one.
+#[derive(Clone, Debug)]
+enum Slot {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// Passes a [`FlowKey`]'s precomputed hash through.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by FlowKey; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -368,9 +404,9 @@ impl Default for FlowConfig {
 /// The connection table.
 pub struct FlowTracker {
     config: FlowConfig,
-    /// Keyed with `FxHash`: the 4-tuple hash is on the per-packet path, and `SipHash`'s
-    /// flooding resistance buys nothing for a file the user chose to open.
-    index: FxHashMap<FlowKey, u32>,
+    /// Keyed by precomputed `FxHash` hashes: the lookup is on the per-packet path, and
+    /// `SipHash`'s flooding resistance buys nothing for a file the user chose to open.
+    index: HashMap<FlowKey, Slot, BuildHasherDefault<KeyHasher>>,
     conns: Vec<Connection>,
     packets: Vec<Vec<PacketRecord>>,
     changed: Vec<u32>,
@@ -382,7 +418,7 @@ impl FlowTracker {
     pub fn new(config: FlowConfig) -> Self {
         Self {
             config,
-            index: FxHashMap::default(),
+            index: HashMap::default(),
             conns: Vec::new(),
             packets: Vec::new(),
             changed: Vec::new(),
@@ -429,15 +465,30 @@ impl FlowTracker {
 
     /// Adds one segment; returns the id of its connection.
     pub fn observe(&mut self, frame: u64, ts_ns: i64, seg: &TcpSegment) -> u32 {
+        self.observe_keyed(frame, ts_ns, seg, FlowKey::of(seg))
+    }
+
+    /// [`Self::observe`] with the segment's key computed beforehand (on another thread).
+    pub fn observe_keyed(&mut self, frame: u64, ts_ns: i64, seg: &TcpSegment, key: FlowKey) -> u32 {
         self.tcp_packets += 1;
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
-        let key = FlowKey::of(src, dst);
-        let id = match self.index.get(&key) {
-            Some(&id) if !self.starts_new_connection(id, src, seg) => id,
+        let current = self.index.get(&key).and_then(|slot| {
+            let same = |id: &u32| {
+                let c = &self.conns[*id as usize];
+                (c.client == src && c.server == dst) || (c.client == dst && c.server == src)
+            };
+            match slot {
+                Slot::One(id) => Some(*id).filter(same),
+                // The newest connection of this 4-tuple among those sharing the hash.
+                Slot::Many(ids) => ids.iter().rev().copied().find(same),
+            }
+        });
+        let id = match current {
+            Some(id) if !self.starts_new_connection(id, src, seg) => id,
             _ => {
                 let id = self.new_connection(frame, ts_ns, src, dst, seg);
-                self.index.insert(key, id);
+                self.remember(key, current, id);
                 id
             }
         };
@@ -452,6 +503,28 @@ impl FlowTracker {
             self.packets[id as usize].push(record);
         }
         id
+    }
+
+    /// Makes `id` the connection its 4-tuple finds, replacing `previous` (an earlier connection
+    /// of the same 4-tuple) and keeping other 4-tuples that share the hash.
+    fn remember(&mut self, key: FlowKey, previous: Option<u32>, id: u32) {
+        match self.index.get_mut(&key) {
+            None => {
+                self.index.insert(key, Slot::One(id));
+            }
+            Some(slot @ Slot::One(_)) => {
+                let Slot::One(old) = *slot else { return };
+                *slot = if previous == Some(old) {
+                    Slot::One(id)
+                } else {
+                    Slot::Many(vec![old, id])
+                };
+            }
+            Some(Slot::Many(ids)) => {
+                ids.retain(|x| Some(*x) != previous);
+                ids.push(id);
+            }
+        }
     }
 
     /// A SYN without ACK whose sequence number is not the ISN its sender already uses begins a

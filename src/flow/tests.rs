@@ -231,3 +231,34 @@ fn packet_record_is_at_most_64_bytes() {
         size_of::<PacketRecord>()
     );
 }
+
+// ---- The 4-tuple index ----
+
+#[test]
+fn four_tuples_sharing_a_hash_stay_separate_connections() {
+    let mut t = FlowTracker::new(FlowConfig::default());
+    let other = "10.0.0.3:40000";
+    let key = FlowKey(42); // the same hash for both 4-tuples, as a collision would give
+    t.observe_keyed(1, 0, &seg(C, S, SYN, 100, 0, 0), key);
+    t.observe_keyed(2, 1, &seg(other, S, SYN, 700, 0, 0), key);
+    t.observe_keyed(3, 2, &seg(S, C, SA, 500, 101, 0), key);
+    t.observe_keyed(4, 3, &seg(S, other, SA, 900, 701, 0), key);
+    // Port reuse on the first 4-tuple, still behind the same hash.
+    t.observe_keyed(5, 4, &seg(C, S, R, 101, 0, 0), key);
+    t.observe_keyed(6, 5, &seg(C, S, SYN, 5000, 0, 0), key);
+    t.observe_keyed(7, 6, &seg(other, S, A, 701, 901, 0), key);
+    let conns = t.connections();
+    assert_eq!(conns.len(), 3);
+    assert_eq!(
+        t.packets(0).iter().map(|p| p.frame).collect::<Vec<_>>(),
+        vec![1, 3, 5]
+    );
+    assert_eq!(
+        t.packets(1).iter().map(|p| p.frame).collect::<Vec<_>>(),
+        vec![2, 4, 7]
+    );
+    assert_eq!(
+        t.packets(2).iter().map(|p| p.frame).collect::<Vec<_>>(),
+        vec![6]
+    );
+}

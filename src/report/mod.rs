@@ -39,11 +39,10 @@ pub fn write_json(
     resets_only: bool,
     pretty: bool,
 ) -> io::Result<()> {
-    let report = json::report(a, error, resets_only);
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
+        serde_json::to_writer_pretty(&mut *out, &json::report(a, error, resets_only))?;
     } else {
-        serde_json::to_writer(&mut *out, &report)?;
+        json::write_compact(out, a, error, resets_only)?;
     }
     writeln!(out)
 }
