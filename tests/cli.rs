@@ -214,3 +214,36 @@ fn diagnosis_leads_each_reset_block_in_text() {
     );
     assert!(text.contains("fix: "), "{text}");
 }
+
+#[test]
+fn compact_and_pretty_json_are_the_same_document() {
+    for name in ["busy-one-reset.pcapng", "mass-reset-server-killed.pcap"] {
+        let compact = bin()
+            .args(["analyze", "--format", "json"])
+            .arg(sample(name))
+            .output()
+            .unwrap();
+        let pretty = bin()
+            .args(["analyze", "--format", "json", "--pretty"])
+            .arg(sample(name))
+            .output()
+            .unwrap();
+        assert_eq!(
+            compact.stdout.iter().filter(|&&b| b == b'\n').count(),
+            1,
+            "one line in a pipe"
+        );
+        let (c, p) = (json(&compact.stdout), json(&pretty.stdout));
+        assert_eq!(c, p, "{name}");
+        assert!(!c["connections"].as_array().unwrap().is_empty());
+    }
+    let v = json(
+        &bin()
+            .args(["analyze", "--format", "json"])
+            .arg(sample("mass-reset-server-killed.pcap"))
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert_eq!(v["incidents"][0]["kind"], "mass-reset");
+}
