@@ -229,7 +229,7 @@ fn compact_and_pretty_json_are_the_same_document() {
             .output()
             .unwrap();
         assert_eq!(
-            compact.stdout.iter().filter(|&&b| b == b'\n').count(),
+            String::from_utf8_lossy(&compact.stdout).lines().count(),
             1,
             "one line in a pipe"
         );
