@@ -187,7 +187,7 @@ impl Out {
 }
 
 /// Decoded frames travel to the flow thread in batches of this many.
-const BATCH: usize = 2048;
+const BATCH: usize = 512;
 
 /// Decoded segments with their frame numbers and timestamps.
 type Batch = Vec<(u64, i64, TcpSegment, FlowKey)>;
