@@ -4,7 +4,8 @@
 //! [`source`] (pcap/pcapng from a file or a pipe) -> [`decode`] (link layers, IP, TCP) ->
 //! [`flow`] (connections, both directions' counters, handshake, idle gaps, RSTs) ->
 //! [`diagnose`] (who sent each RST and why) -> [`report`] (text and JSON). [`pipeline`] runs it on named worker threads and sends typed
-//! events; the command line and the desktop app are thin consumers of those events.
+//! events; the command line and the desktop app ([`ui`], the only module that imports egui) are
+//! thin consumers of those events.
 
 pub mod decode;
 pub mod diagnose;
@@ -12,3 +13,4 @@ pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod source;
+pub mod ui;

@@ -1,4 +1,5 @@
-//! The `rstscope` command. Parses arguments and hands over to the library.
+//! The `rstscope` command. Parses arguments and hands over to the library: `rstscope analyze`
+//! for reports, and with no command the desktop app.
 //!
 //! Exit codes: 0 when every capture was read to its end; 1 when an input problem (a damaged or
 //! cut file) left partial results; 2 on a fatal error (a capture that cannot be opened, bad
@@ -20,11 +21,16 @@ use rstscope::source::SourceSpec;
 #[command(
     name = "rstscope",
     version,
-    about = "Who sent each TCP RST in a capture, and why"
+    about = "Who sent each TCP RST in a capture, and why",
+    long_about = "Who sent each TCP RST in a capture, and why.\n\nWith no command, opens the desktop app: on the captures named (`-` for a capture stream on standard input), or on the built-in samples.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Captures to open in the desktop app; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -64,7 +70,19 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Analyze(args) => analyze(&args),
+        Some(Command::Analyze(args)) => analyze(&args),
+        None => {
+            let open = cli.files.iter().map(|f| SourceSpec::from_arg(f)).collect();
+            match rstscope::ui::run(open) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!(
+                        "rstscope: cannot open a window: {e}\n(no display? `rstscope analyze FILE` works without one)"
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 

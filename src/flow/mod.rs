@@ -11,6 +11,7 @@
 //! app draws connections packet by packet from them). Never whole packets.
 
 pub mod seq;
+pub mod state;
 pub mod zeek;
 
 use std::net::SocketAddr;

@@ -104,6 +104,8 @@ impl SourceError {
 pub enum SourceSpec {
     File(PathBuf),
     Stdin,
+    /// A capture held in memory (the desktop app's embedded samples), with a name to show.
+    Bytes(String, std::sync::Arc<[u8]>),
 }
 
 impl SourceSpec {
@@ -120,6 +122,7 @@ impl SourceSpec {
         match self {
             Self::File(p) => p.display().to_string(),
             Self::Stdin => "<stdin>".to_owned(),
+            Self::Bytes(name, _) => name.clone(),
         }
     }
 }
@@ -132,6 +135,15 @@ pub struct ByteCounter(Arc<AtomicU64>);
 impl ByteCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Shared bytes as a `Cursor` source.
+struct SharedBytes(std::sync::Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -190,6 +202,10 @@ impl CaptureReader {
                 (Box::new(file), len)
             }
             SourceSpec::Stdin => (Box::new(io::stdin()), None),
+            SourceSpec::Bytes(_, bytes) => (
+                Box::new(io::Cursor::new(SharedBytes(std::sync::Arc::clone(bytes)))),
+                Some(bytes.len() as u64),
+            ),
         };
         let counting = CountingRead {
             inner: raw,

@@ -1,0 +1,533 @@
+//! The desktop app: a thin reader of the pipeline's events.
+//!
+//! The analysis runs on the library's worker threads ([`crate::pipeline`]); this module only
+//! drains their events within a frame budget, keeps what they say in a [`model::Model`], and
+//! draws it. It is the only part of the crate that imports egui.
+
+pub mod detail;
+pub mod filter;
+pub mod model;
+pub mod overview;
+pub mod samples;
+pub mod table;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use crate::pipeline::{self, Event, Handle, Options};
+use crate::source::SourceSpec;
+use filter::Filter;
+use model::{Model, Sort};
+
+/// Events are drained for at most this long per frame, so the window stays responsive while a
+/// large capture loads.
+const FRAME_BUDGET: Duration = Duration::from_millis(8);
+
+/// While loading, the table and summary follow new data this often.
+const DATA_REFRESH: Duration = Duration::from_millis(300);
+
+/// Settings remembered between runs (eframe persistence).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<PathBuf>,
+    pub presentation: bool,
+    pub sort: Sort,
+    pub resets_only: bool,
+}
+
+const SETTINGS_KEY: &str = "rstscope-settings";
+
+/// What is loading, or why it could not.
+enum Loading {
+    Idle,
+    Running { handle: Handle, started: Instant },
+}
+
+/// The app's state.
+pub struct RstscopeApp {
+    pub settings: Settings,
+    samples: Vec<samples::Sample>,
+    model: Option<Model>,
+    loading: Loading,
+    /// The last error, with what to do about it.
+    error: Option<String>,
+    pub filter_text: String,
+    filter: Filter,
+    filter_error: Option<String>,
+    /// Row ids as shown (filtered and sorted), recomputed when something changes.
+    view: Vec<u32>,
+    view_dirty: bool,
+    /// New data arrived: refresh the view, but while loading at most every [`DATA_REFRESH`].
+    data_dirty: bool,
+    last_refresh: Instant,
+    /// The summary strip, recomputed with the view (not every frame).
+    summary: model::Summary,
+    pub selected: Option<u32>,
+    detail: detail::DetailState,
+    focus_filter: bool,
+    /// Files to open once the window is up (from the command line).
+    pending: Vec<SourceSpec>,
+}
+
+impl RstscopeApp {
+    /// Builds the app; `open` are the captures named on the command line.
+    pub fn new(cc: &eframe::CreationContext<'_>, open: Vec<SourceSpec>) -> Self {
+        let settings = cc
+            .storage
+            .and_then(|s| eframe::get_value::<Settings>(s, SETTINGS_KEY))
+            .unwrap_or_default();
+        let mut app = Self::with_settings(settings);
+        app.pending = open;
+        app
+    }
+
+    /// The app with given settings and no window (tests build it this way too).
+    pub fn with_settings(settings: Settings) -> Self {
+        Self {
+            settings,
+            samples: samples::all(),
+            model: None,
+            loading: Loading::Idle,
+            error: None,
+            filter_text: String::new(),
+            filter: Filter::default(),
+            filter_error: None,
+            view: Vec::new(),
+            view_dirty: true,
+            data_dirty: false,
+            last_refresh: Instant::now(),
+            summary: model::Summary::default(),
+            selected: None,
+            detail: detail::DetailState::default(),
+            focus_filter: false,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.loading, Loading::Running { .. })
+    }
+
+    /// Rows currently shown in the connections table.
+    pub fn shown_rows(&self) -> &[u32] {
+        &self.view
+    }
+
+    /// Starts analysing a capture; the previous one is dropped.
+    pub fn open(&mut self, ctx: &egui::Context, spec: SourceSpec) {
+        if let Loading::Running { handle, .. } = &self.loading {
+            handle.cancel();
+        }
+        if let SourceSpec::File(path) = &spec {
+            self.settings.recent.retain(|p| p != path);
+            self.settings.recent.insert(0, path.clone());
+            self.settings.recent.truncate(10);
+        }
+        let name = spec.display_name();
+        let waker_ctx = ctx.clone();
+        let options = Options {
+            live_updates: true,
+            ..Options::default()
+        };
+        let handle = pipeline::start(
+            spec,
+            options,
+            Some(Arc::new(move || waker_ctx.request_repaint())),
+        );
+        self.model = Some(Model::new(name));
+        self.loading = Loading::Running {
+            handle,
+            started: Instant::now(),
+        };
+        self.error = None;
+        self.selected = None;
+        self.detail = detail::DetailState::default();
+        self.view_dirty = true;
+    }
+
+    /// Drains pipeline events for at most one frame budget.
+    fn drain(&mut self, ctx: &egui::Context) {
+        let Loading::Running { handle, .. } = &self.loading else {
+            return;
+        };
+        let start = Instant::now();
+        let mut ended = false;
+        while let Ok(event) = handle.events.try_recv() {
+            let Some(model) = self.model.as_mut() else {
+                break;
+            };
+            match event {
+                Event::Started(_) | Event::Warning(_) => {}
+                Event::Progress(p) => model.progress = p,
+                Event::Connections(batch) => {
+                    model.apply_batch(batch);
+                    self.data_dirty = true;
+                }
+                Event::End(outcome) => {
+                    if let Some(a) = outcome.analysis {
+                        model.finish(a);
+                    } else {
+                        self.model = None;
+                    }
+                    if let Some(e) = outcome.error {
+                        self.error = Some(error_advice(&e));
+                    }
+                    self.view_dirty = true;
+                    ended = true;
+                    break;
+                }
+            }
+            if start.elapsed() > FRAME_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        if ended {
+            self.loading = Loading::Idle;
+            if self.selected.is_none() {
+                // Select the first diagnosed connection: the story most people came for.
+                self.selected = self.model.as_ref().and_then(|m| {
+                    m.connections
+                        .iter()
+                        .find(|c| m.diagnosis(c.id).is_some())
+                        .map(|c| c.id)
+                });
+            }
+        }
+    }
+
+    /// Waits for the current analysis to end, draining events (tests and stdin use this).
+    pub fn wait_until_loaded(&mut self, ctx: &egui::Context, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.is_loading() && start.elapsed() < timeout {
+            self.drain(ctx);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.refresh_view();
+        !self.is_loading()
+    }
+
+    fn refresh_view(&mut self) {
+        // Sorting and summing a million connections is not free: while a capture loads, its
+        // batches refresh the view a few times a second, not at every frame.
+        let data_due =
+            self.data_dirty && (!self.is_loading() || self.last_refresh.elapsed() >= DATA_REFRESH);
+        if !self.view_dirty && !data_due {
+            return;
+        }
+        self.view_dirty = false;
+        self.data_dirty = false;
+        self.last_refresh = Instant::now();
+        self.view = self.model.as_ref().map_or_else(Vec::new, |m| {
+            m.view(&self.filter, self.settings.resets_only, self.settings.sort)
+        });
+        self.summary = self.model.as_ref().map(Model::summary).unwrap_or_default();
+    }
+
+    /// Sets the filter text (as typing in the box does).
+    pub fn set_filter(&mut self, text: &str) {
+        text.clone_into(&mut self.filter_text);
+        match Filter::parse(text) {
+            Ok(f) => {
+                self.filter = f;
+                self.filter_error = None;
+            }
+            Err(e) => self.filter_error = Some(e.0),
+        }
+        self.view_dirty = true;
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let open = ctx
+            .input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)));
+        if open {
+            self.pick_file(ctx);
+        }
+        let typing = ctx.memory(|m| m.focused().is_some());
+        if !typing && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Slash)) {
+            self.focus_filter = true;
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+            if typing {
+                ctx.memory_mut(egui::Memory::stop_text_input);
+            } else if self.detail.step.is_some() {
+                self.detail.step = None;
+            } else {
+                self.selected = None;
+            }
+        }
+        if typing {
+            return;
+        }
+        let (up, down) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::NONE, Key::ArrowUp),
+                i.consume_key(Modifiers::NONE, Key::ArrowDown),
+            )
+        });
+        if up || down {
+            let pos = self
+                .selected
+                .and_then(|s| self.view.iter().position(|&v| v == s));
+            let next = match (pos, down) {
+                (None, _) => Some(0),
+                (Some(p), true) => Some((p + 1).min(self.view.len().saturating_sub(1))),
+                (Some(p), false) => Some(p.saturating_sub(1)),
+            };
+            if let Some(id) = next.and_then(|n| self.view.get(n)) {
+                self.select(*id);
+                self.detail.scroll_table = true;
+            }
+        }
+        let (left, right) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::NONE, Key::ArrowLeft),
+                i.consume_key(Modifiers::NONE, Key::ArrowRight),
+            )
+        });
+        if (left || right)
+            && let (Some(id), Some(m)) = (self.selected, &self.model)
+        {
+            let n = m.packets.get(id as usize).map_or(0, Vec::len);
+            self.detail.step_by(if right { 1 } else { -1 }, n);
+        }
+    }
+
+    pub fn select(&mut self, id: u32) {
+        if self.selected != Some(id) {
+            self.selected = Some(id);
+            self.detail = detail::DetailState::default();
+        }
+    }
+
+    fn pick_file(&mut self, ctx: &egui::Context) {
+        let picked = rfd::FileDialog::new()
+            .add_filter("Packet captures", &["pcap", "pcapng", "cap", "dmp", "gz"])
+            .add_filter("All files", &["*"])
+            .pick_file();
+        if let Some(path) = picked {
+            self.open(ctx, SourceSpec::File(path));
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open…  (Ctrl+O)").clicked() {
+                    ui.close();
+                    self.pick_file(&ctx);
+                }
+                ui.menu_button("Recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label("No recent files");
+                    }
+                    for path in self.settings.recent.clone() {
+                        if ui.button(path.display().to_string()).clicked() {
+                            ui.close();
+                            self.open(&ctx, SourceSpec::File(path));
+                        }
+                    }
+                });
+                if ui.button("Samples").clicked() {
+                    ui.close();
+                    self.close_capture();
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui
+                    .checkbox(
+                        &mut self.settings.presentation,
+                        "Presentation mode (larger text)",
+                    )
+                    .changed()
+                {
+                    ui.close();
+                }
+                ui.separator();
+                egui::global_theme_preference_buttons(ui);
+            });
+            if let Loading::Running { handle, started } = &self.loading {
+                ui.separator();
+                let progress = self.model.as_ref().map(|m| m.progress).unwrap_or_default();
+                #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+                let fraction = progress
+                    .total_bytes
+                    .filter(|t| *t > 0)
+                    .map(|t| (progress.bytes_read as f64 / t as f64) as f32);
+                let left = fraction.filter(|f| *f > 0.01).map(|f| {
+                    let spent = started.elapsed().as_secs_f32();
+                    format!(", about {:.0} s left", spent / f - spent)
+                });
+                let text = format!(
+                    "{} MB, {} packets, {} connections{}",
+                    progress.bytes_read / 1_000_000,
+                    progress.frames,
+                    progress.connections,
+                    left.unwrap_or_default()
+                );
+                let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                    .text(text)
+                    .desired_width(360.0);
+                ui.add(if fraction.is_none() {
+                    bar.animate(true)
+                } else {
+                    bar
+                });
+                if ui.button("Cancel").clicked() {
+                    handle.cancel();
+                }
+            }
+        });
+    }
+
+    fn close_capture(&mut self) {
+        if let Loading::Running { handle, .. } = &self.loading {
+            handle.cancel();
+        }
+        self.loading = Loading::Idle;
+        self.model = None;
+        self.selected = None;
+    }
+
+    fn welcome_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("rstscope: who sent that RST, and why?");
+            ui.label(
+                "Open a capture (File > Open, Ctrl+O, or drop a file here), or pick one of these real resets recorded from Linux stacks in a lab. Each shows one cause.",
+            );
+            ui.add_space(8.0);
+            let samples = self.samples.clone();
+            for s in &samples {
+                egui::Frame::group(ui.style()).show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.horizontal(|ui| {
+                        if ui.button(&s.title).on_hover_text(format!("Open {}", s.file)).clicked() {
+                            self.open(&ctx, SourceSpec::Bytes(s.file.clone(), Arc::clone(&s.bytes)));
+                        }
+                        if let Some(c) = &s.cause {
+                            ui.weak(c);
+                        }
+                    });
+                    ui.label(&s.description);
+                });
+            }
+        });
+    }
+}
+
+/// An error as a sentence with what to do.
+fn error_advice(e: &crate::source::SourceError) -> String {
+    use crate::source::SourceError as E;
+    match e {
+        E::Open { .. } => format!("{e}. Check the path and that you may read the file."),
+        E::UnknownFormat { .. } | E::Rejected(_) | E::Empty => {
+            format!("{e}. rstscope reads pcap and pcapng files (gzip-compressed or not).")
+        }
+        E::Stopped { .. } | E::Io { .. } => {
+            format!("{e}. The connections read before that point are shown.")
+        }
+    }
+}
+
+impl eframe::App for RstscopeApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        for spec in std::mem::take(&mut self.pending) {
+            self.open(ctx, spec);
+        }
+        self.drain(ctx);
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.open(ctx, SourceSpec::File(path));
+        }
+        ctx.set_zoom_factor(if self.settings.presentation { 1.5 } else { 1.0 });
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.shortcuts(&ctx);
+        self.refresh_view();
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        if let Some(err) = self.error.clone() {
+            egui::Panel::top("error").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Problem: {err}"));
+                    if ui.small_button("Dismiss").clicked() {
+                        self.error = None;
+                    }
+                });
+            });
+        }
+        if self.model.is_none() {
+            egui::CentralPanel::default().show(ui, |ui| self.welcome_ui(ui));
+            return;
+        }
+        table::summary_ui(self, ui);
+        if let (Some(id), Some(model)) = (self.selected, self.model.as_ref())
+            && (id as usize) < model.connections.len()
+        {
+            let width = ui.available_width();
+            egui::Panel::right("detail")
+                .resizable(true)
+                .default_size(width * 0.5)
+                .size_range(width * 0.25..=width * 0.75)
+                .show(ui, |ui| {
+                    if let Some(frame) = detail::detail_ui(ui, model, id, &mut self.detail) {
+                        self.detail.highlight = Some(frame);
+                    }
+                });
+        }
+        egui::Panel::top("overview")
+            .resizable(true)
+            .default_size(150.0)
+            .min_size(70.0)
+            .show(ui, |ui| {
+                if let Some(id) =
+                    overview::overview_ui(ui, self.model.as_ref(), &self.view, self.selected)
+                {
+                    self.select(id);
+                    self.detail.scroll_table = true;
+                }
+            });
+        egui::CentralPanel::default().show(ui, |ui| table::table_ui(self, ui));
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
+
+/// Opens the desktop app on `open` (or on the welcome screen when empty).
+pub fn run(open: Vec<SourceSpec>) -> eframe::Result {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_app_id("rstscope")
+            .with_title("rstscope"),
+        persist_window: true,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "rstscope",
+        options,
+        Box::new(move |cc| Ok(Box::new(RstscopeApp::new(cc, open)))),
+    )
+}

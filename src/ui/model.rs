@@ -1,0 +1,242 @@
+//! What the app shows, filled from the pipeline's events; no drawing here.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::diagnose::{Diagnosis, Incident, SenderKind};
+use crate::flow::{Connection, Dir, PacketRecord, Termination};
+use crate::pipeline::{Analysis, ConnectionBatch, Progress, Warning};
+
+use super::filter::Filter;
+
+/// The loaded capture: connections as they arrive, then the final analysis.
+#[derive(Default)]
+pub struct Model {
+    pub name: String,
+    pub connections: Vec<Connection>,
+    pub packets: Vec<Vec<PacketRecord>>,
+    pub diagnoses: Vec<Option<Diagnosis>>,
+    pub incidents: Vec<Incident>,
+    pub warnings: Vec<Warning>,
+    pub progress: Progress,
+    /// Capture time of the first packet, the zero of every time axis.
+    pub t0_ns: i64,
+    pub t_end_ns: i64,
+    /// The analysis has ended (the diagnosis is in).
+    pub complete: bool,
+}
+
+impl Model {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            ..Self::default()
+        }
+    }
+
+    /// Folds in a batch of new or changed connections.
+    pub fn apply_batch(&mut self, batch: ConnectionBatch) {
+        for c in batch.connections {
+            let id = c.id as usize;
+            if self.connections.is_empty() || c.first_ts_ns < self.t0_ns {
+                self.t0_ns = c.first_ts_ns;
+            }
+            self.t_end_ns = self.t_end_ns.max(c.last_ts_ns);
+            if id >= self.connections.len() {
+                self.packets.resize_with(id + 1, Vec::new);
+                self.connections.push(c);
+            } else {
+                self.connections[id] = c;
+            }
+        }
+        for (id, records) in batch.new_packets {
+            if let Some(p) = self.packets.get_mut(id as usize) {
+                p.extend(records);
+            }
+        }
+    }
+
+    /// Replaces everything with the final analysis.
+    pub fn finish(&mut self, a: Analysis) {
+        self.t0_ns = a.stats.first_ts_ns.unwrap_or(0);
+        self.t_end_ns = a.stats.last_ts_ns.unwrap_or(self.t0_ns);
+        self.connections = a.connections;
+        self.packets = a.packets;
+        self.diagnoses = a.diagnoses;
+        self.incidents = a.incidents;
+        self.warnings = a.warnings;
+        self.complete = true;
+    }
+
+    pub fn diagnosis(&self, id: u32) -> Option<&Diagnosis> {
+        self.diagnoses.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// Connection ids shown by `filter`, sorted.
+    pub fn view(&self, filter: &Filter, resets_only: bool, sort: Sort) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .connections
+            .iter()
+            .filter(|c| !resets_only || !c.resets.is_empty() || self.diagnosis(c.id).is_some())
+            .filter(|c| filter.matches(c, self.diagnosis(c.id)))
+            .map(|c| c.id)
+            .collect();
+        ids.sort_by(|&a, &b| {
+            let (ca, cb) = (&self.connections[a as usize], &self.connections[b as usize]);
+            let o = sort
+                .column
+                .compare(ca, cb, self.diagnosis(a), self.diagnosis(b));
+            let o = o.then(a.cmp(&b));
+            if sort.descending { o.reverse() } else { o }
+        });
+        ids
+    }
+
+    /// Resets by cause, and RST senders ranked: the summary strip.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        let mut causes: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut senders: BTreeMap<String, usize> = BTreeMap::new();
+        for c in &self.connections {
+            if !c.resets.is_empty() {
+                s.reset_connections += 1;
+            }
+            if let Some(d) = self.diagnosis(c.id) {
+                *causes.entry(d.cause.id()).or_default() += 1;
+                let ip = match d.sender {
+                    Dir::Client => c.client.ip(),
+                    Dir::Server => c.server.ip(),
+                };
+                let who = match d.sender_kind {
+                    SenderKind::Endpoint => format!("{ip}"),
+                    SenderKind::Middlebox => format!("path device as {ip}"),
+                };
+                *senders.entry(who).or_default() += 1;
+            }
+        }
+        s.connections = self.connections.len();
+        s.causes = causes.into_iter().collect();
+        s.causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        s.senders = senders.into_iter().collect();
+        s.senders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        s
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub connections: usize,
+    pub reset_connections: usize,
+    pub causes: Vec<(&'static str, usize)>,
+    pub senders: Vec<(String, usize)>,
+}
+
+/// Table columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Column {
+    Id,
+    Client,
+    Server,
+    Start,
+    Duration,
+    Packets,
+    Bytes,
+    Termination,
+    Cause,
+    Sender,
+}
+
+impl Column {
+    pub const ALL: [Self; 10] = [
+        Self::Id,
+        Self::Client,
+        Self::Server,
+        Self::Start,
+        Self::Duration,
+        Self::Packets,
+        Self::Bytes,
+        Self::Termination,
+        Self::Cause,
+        Self::Sender,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Id => "#",
+            Self::Client => "Client",
+            Self::Server => "Server",
+            Self::Start => "Start (s)",
+            Self::Duration => "Duration (s)",
+            Self::Packets => "Packets",
+            Self::Bytes => "Bytes",
+            Self::Termination => "End",
+            Self::Cause => "Cause",
+            Self::Sender => "RST sender",
+        }
+    }
+
+    fn compare(
+        self,
+        a: &Connection,
+        b: &Connection,
+        da: Option<&Diagnosis>,
+        db: Option<&Diagnosis>,
+    ) -> Ordering {
+        let packets = |c: &Connection| c.dirs[0].packets + c.dirs[1].packets;
+        let bytes = |c: &Connection| c.dirs[0].payload_bytes + c.dirs[1].payload_bytes;
+        match self {
+            Self::Id => a.id.cmp(&b.id),
+            Self::Client => (a.client.ip(), a.client.port()).cmp(&(b.client.ip(), b.client.port())),
+            Self::Server => (a.server.ip(), a.server.port()).cmp(&(b.server.ip(), b.server.port())),
+            Self::Start => a.first_ts_ns.cmp(&b.first_ts_ns),
+            Self::Duration => a.duration_ns().cmp(&b.duration_ns()),
+            Self::Packets => packets(a).cmp(&packets(b)),
+            Self::Bytes => bytes(a).cmp(&bytes(b)),
+            Self::Termination => a.termination().cmp(&b.termination()),
+            Self::Cause => da.map(|d| d.cause).cmp(&db.map(|d| d.cause)),
+            Self::Sender => sender_text(a, da).cmp(&sender_text(b, db)),
+        }
+    }
+}
+
+/// "server 10.0.0.2", "path (as server)", or "" with no RST.
+pub fn sender_text(c: &Connection, d: Option<&Diagnosis>) -> String {
+    let Some(d) = d else { return String::new() };
+    let (side, ip) = match d.sender {
+        Dir::Client => ("client", c.client.ip()),
+        Dir::Server => ("server", c.server.ip()),
+    };
+    match d.sender_kind {
+        SenderKind::Endpoint => format!("{side} {ip}"),
+        SenderKind::Middlebox => format!("path device (as {side})"),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sort {
+    pub column: Column,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self {
+            column: Column::Id,
+            descending: false,
+        }
+    }
+}
+
+/// A colour-free name for how a connection ended, used for legends and tooltips.
+pub fn termination_help(t: Termination) -> &'static str {
+    match t {
+        Termination::Fin => "closed gracefully: a FIN each way",
+        Termination::HalfClosed => {
+            "one side sent its FIN; the other had not when the capture ended"
+        }
+        Termination::Reset => "ended by a RST",
+        Termination::Refused => "the SYN was answered by a RST",
+        Termination::Unanswered => "SYNs or data that nobody answered",
+        Termination::Open => "still open when the capture ended",
+    }
+}

@@ -1,0 +1,142 @@
+//! The overview timeline: every shown connection as a bar over capture time, coloured by how it
+//! ended; zoom with the wheel, pan by dragging, hover for details, click to select.
+//!
+//! A plot item per connection would not stay smooth with a million rows, so rows are grouped
+//! into at most [`MAX_BARS`] bars: a group spans its connections' time range and takes the
+//! colour of its most serious ending (a reset shows even among thousands of clean closes).
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, HLine, Plot, PlotPoint};
+
+use super::model::Model;
+use super::table::termination_color;
+use crate::flow::Termination;
+use crate::report::secs;
+
+pub const MAX_BARS: usize = 1500;
+
+/// How serious an ending is, for grouping (higher wins).
+fn severity(t: Termination) -> u8 {
+    match t {
+        Termination::Reset => 5,
+        Termination::Refused => 4,
+        Termination::Unanswered => 3,
+        Termination::Open => 2,
+        Termination::HalfClosed => 1,
+        Termination::Fin => 0,
+    }
+}
+
+const ENDINGS: [Termination; 6] = [
+    Termination::Fin,
+    Termination::HalfClosed,
+    Termination::Open,
+    Termination::Unanswered,
+    Termination::Refused,
+    Termination::Reset,
+];
+
+/// Draws the overview; returns a connection the user clicked.
+pub fn overview_ui(
+    ui: &mut egui::Ui,
+    model: Option<&Model>,
+    view: &[u32],
+    selected: Option<u32>,
+) -> Option<u32> {
+    let model = model?;
+    if view.is_empty() {
+        ui.weak("No connections match.");
+        return None;
+    }
+    let dark = ui.visuals().dark_mode;
+    let per_bar = view.len().div_ceil(MAX_BARS).max(1);
+    // Instant connections (a refused SYN) still get a visible sliver.
+    let min_len = secs(model.t_end_ns - model.t0_ns).max(1e-3) * 0.004;
+    let mut charts: Vec<Vec<Bar>> = vec![Vec::new(); ENDINGS.len()];
+    for (group, rows) in view.chunks(per_bar).enumerate() {
+        let mut start = i64::MAX;
+        let mut end = i64::MIN;
+        let mut worst = Termination::Fin;
+        for &id in rows {
+            let c = &model.connections[id as usize];
+            start = start.min(c.first_ts_ns);
+            end = end.max(c.last_ts_ns);
+            if severity(c.termination()) >= severity(worst) {
+                worst = c.termination();
+            }
+        }
+        let first = &model.connections[rows[0] as usize];
+        let name = if rows.len() == 1 {
+            format!(
+                "#{} {} -> {}\n{}, {:.3} s",
+                first.id,
+                first.client,
+                first.server,
+                worst.as_str(),
+                secs(end - start)
+            )
+        } else {
+            format!(
+                "#{}..#{}: {} connections, worst ending {}",
+                first.id,
+                rows[rows.len() - 1],
+                rows.len(),
+                worst.as_str()
+            )
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let y = -((group * per_bar) as f64) - (per_bar as f64 - 1.0) / 2.0;
+        #[allow(clippy::cast_precision_loss)]
+        let bar = Bar::new(y, secs(end - start).max(min_len))
+            .base_offset(secs(start - model.t0_ns))
+            .width(per_bar as f64 * 0.8)
+            .name(name);
+        let slot = ENDINGS.iter().position(|t| *t == worst).unwrap_or(0);
+        charts[slot].push(bar);
+    }
+    let selected_row = selected.and_then(|s| view.iter().position(|&v| v == s));
+    let response = Plot::new("overview")
+        .height(ui.available_height().max(60.0))
+        .allow_zoom(true)
+        .allow_drag(true)
+        .allow_scroll(true)
+        .show_y(false)
+        .show_axes([true, false])
+        .x_axis_label("seconds since the first packet")
+        .label_formatter(|_| None)
+        .show(ui, |plot_ui| {
+            for (slot, bars) in charts.into_iter().enumerate() {
+                if bars.is_empty() {
+                    continue;
+                }
+                let t = ENDINGS[slot];
+                plot_ui.bar_chart(
+                    BarChart::new(t.as_str(), bars)
+                        .horizontal()
+                        .color(termination_color(t, dark))
+                        .element_formatter(Box::new(|bar, _| bar.name.clone())),
+                );
+            }
+            if let Some(row) = selected_row {
+                #[allow(clippy::cast_precision_loss)]
+                plot_ui.hline(HLine::new("selected", -(row as f64)).color(ui_highlight(dark)));
+            }
+            if plot_ui.response().clicked() {
+                plot_ui.pointer_coordinate()
+            } else {
+                None
+            }
+        });
+    let point: PlotPoint = response.inner?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let row = (-point.y).round().max(0.0) as usize;
+    view.get(row.min(view.len() - 1)).copied()
+}
+
+fn ui_highlight(dark: bool) -> egui::Color32 {
+    if dark {
+        egui::Color32::WHITE
+    } else {
+        egui::Color32::BLACK
+    }
+}

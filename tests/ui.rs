@@ -1,0 +1,198 @@
+//! The real desktop app driven headless with `egui_kittest`: the welcome screen lists every
+//! sample; opening each sample and selecting its reset connection shows the cause and sender
+//! the manifest records; typing a filter shows the rows it should; a few snapshot images.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use rstscope::pipeline::{self, Options};
+use rstscope::source::SourceSpec;
+use rstscope::ui::{RstscopeApp, Settings, samples};
+use serde_json::Value;
+
+fn harness() -> Harness<'static, RstscopeApp> {
+    Harness::builder()
+        .with_size(egui::Vec2::new(1280.0, 820.0))
+        .build_eframe(|_cc| RstscopeApp::with_settings(Settings::default()))
+}
+
+fn manifest() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-captures/manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Clicks a sample on the welcome screen and waits for its analysis to end.
+fn open_sample(h: &mut Harness<'static, RstscopeApp>, title: &str) {
+    let button = h
+        .get_all_by_label(title)
+        .next()
+        .unwrap_or_else(|| panic!("no sample titled {title:?}"));
+    // Most samples are below the fold: scroll there as a user would, then click.
+    button.scroll_to_me();
+    h.run_steps(5);
+    // An accessibility click: it does not depend on where the scroll animation left the button.
+    h.get_all_by_label(title).next().unwrap().click_accesskit();
+    h.run_steps(2);
+    let ctx = h.ctx.clone();
+    assert!(
+        h.state_mut()
+            .wait_until_loaded(&ctx, Duration::from_secs(20)),
+        "{title}: still loading"
+    );
+    h.run_steps(3);
+}
+
+#[test]
+fn welcome_screen_lists_every_sample() {
+    let mut h = harness();
+    h.run_steps(2);
+    let all = samples::all();
+    assert_eq!(
+        all.len(),
+        manifest().len(),
+        "every manifest entry is embedded"
+    );
+    for s in &all {
+        assert!(
+            h.query_all_by_label(&s.title).next().is_some(),
+            "welcome screen lacks {:?}",
+            s.title
+        );
+    }
+}
+
+#[test]
+fn each_sample_shows_its_cause_and_sender_in_the_cause_panel() {
+    for entry in manifest() {
+        let Some(cause) = entry["expected_cause"].as_str() else {
+            continue;
+        };
+        let title = entry["title"].as_str().unwrap();
+        let mut h = harness();
+        h.run_steps(2);
+        open_sample(&mut h, title);
+        // Select the connection the manifest is about by clicking its row.
+        let client = match (
+            entry["tuple"]["client_ip"].as_str(),
+            entry["tuple"]["client_port"].as_u64(),
+        ) {
+            (Some(ip), Some(port)) if ip.contains(':') => format!("[{ip}]:{port}"),
+            (Some(ip), Some(port)) => format!("{ip}:{port}"),
+            _ => String::new(),
+        };
+        if !client.is_empty() {
+            h.get_all_by_label(&client)
+                .next()
+                .unwrap_or_else(|| panic!("{title}: no row for {client}"))
+                .click();
+            h.run_steps(3);
+        }
+        let model = h.state().model().unwrap();
+        let selected = h
+            .state()
+            .selected
+            .unwrap_or_else(|| panic!("{title}: nothing selected"));
+        let d = model
+            .diagnosis(selected)
+            .unwrap_or_else(|| panic!("{title}: selected connection has no diagnosis"));
+        let expected_label = format!("{cause}: {}", d.cause.title());
+        assert!(
+            h.query_by_label(&expected_label).is_some(),
+            "{title}: the cause panel does not show {expected_label:?}"
+        );
+        if let Some(by) = entry["rst_by"].as_str() {
+            let kind = entry["sender_kind"].as_str().unwrap();
+            let sent_by = if kind == "middlebox" {
+                format!("a device on the path, in the {by}'s name")
+            } else {
+                format!("the {by} itself")
+            };
+            assert!(
+                h.query_by_label_contains(&sent_by).is_some(),
+                "{title}: the cause panel does not say it was sent by {sent_by:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn typing_a_filter_shows_the_matching_rows() {
+    let mut h = harness();
+    h.run_steps(2);
+    let busy = samples::all()
+        .into_iter()
+        .find(|s| s.file == "busy-one-reset.pcapng")
+        .unwrap();
+    open_sample(&mut h, &busy.title);
+    // The expected rows, counted straight from the analysis.
+    let a = pipeline::analyze(
+        SourceSpec::Bytes(busy.file.clone(), busy.bytes.clone()),
+        Options::default(),
+    )
+    .analysis
+    .unwrap();
+    let total = a.connections.len();
+    let port = a.connections[0].client.port();
+    let with_port = a
+        .connections
+        .iter()
+        .filter(|c| c.client.port() == port || c.server.port() == port)
+        .count();
+    let resets = a
+        .connections
+        .iter()
+        .filter(|c| !c.resets.is_empty())
+        .count();
+    assert_eq!(h.state().shown_rows().len(), total);
+
+    let filter = h.get_by_role(egui::accesskit::Role::TextInput);
+    filter.click();
+    h.run_steps(1);
+    h.get_by_role(egui::accesskit::Role::TextInput)
+        .type_text(&format!("port:{port}"));
+    h.run_steps(3);
+    assert_eq!(h.state().shown_rows().len(), with_port);
+
+    h.state_mut().set_filter("end:reset");
+    h.run_steps(2);
+    assert_eq!(h.state().shown_rows().len(), resets);
+
+    // Clicking a row selects its connection.
+    h.state_mut().set_filter("");
+    h.run_steps(2);
+    let second = a.connections[1].client.to_string();
+    let node = h.get_all_by_label(&second).next().unwrap();
+    node.hover();
+    h.run_steps(1);
+    h.get_all_by_label(&second).next().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().selected,
+        Some(1),
+        "clicking {second}'s row selects it"
+    );
+}
+
+#[test]
+fn evidence_frame_click_opens_the_ladder_on_it() {
+    let mut h = harness();
+    h.run_steps(2);
+    let s = samples::all()
+        .into_iter()
+        .find(|s| s.file == "middlebox-reset-injected.pcap")
+        .unwrap();
+    open_sample(&mut h, &s.title);
+    h.get_all_by_label("frame 46")
+        .next()
+        .expect("an evidence link")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("client 10.77.1.2").is_some(),
+        "the ladder shows the client lane"
+    );
+}
