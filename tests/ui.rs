@@ -196,3 +196,32 @@ fn evidence_frame_click_opens_the_ladder_on_it() {
         "the ladder shows the client lane"
     );
 }
+
+// ---- Snapshot images (tests/snapshots/*.png; `UPDATE_SNAPSHOTS=1 cargo test --test ui` rewrites them) ----
+
+/// Up to 2,000 pixels (of 1,049,600) may differ: antialiasing noise between runs of the
+/// software renderer, far below what any change of layout or content produces.
+fn snap(h: &mut Harness<'static, RstscopeApp>, name: &str) {
+    h.snapshot_options(
+        name,
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(2000),
+    );
+}
+
+#[test]
+fn snapshots_of_welcome_connections_and_ladder() {
+    let mut h = harness();
+    h.run_steps(3);
+    snap(&mut h, "welcome");
+
+    let s = samples::all()
+        .into_iter()
+        .find(|s| s.file == "middlebox-reset-injected.pcap")
+        .unwrap();
+    open_sample(&mut h, &s.title);
+    snap(&mut h, "connections_cause");
+
+    h.get_all_by_label("frame 46").next().unwrap().click();
+    h.run_steps(5);
+    snap(&mut h, "ladder");
+}

@@ -107,6 +107,16 @@ pub struct Incident {
     pub last_frame: u64,
 }
 
+/// Words for a hop distance estimated from a TTL: "no router between it and the capture point",
+/// "2 routers from the capture point".
+pub fn hop_words(hops: u8) -> String {
+    match hops {
+        0 => "no router between it and the capture point".to_owned(),
+        1 => "1 router from the capture point".to_owned(),
+        n => format!("{n} routers from the capture point"),
+    }
+}
+
 /// At least this many connections reset by one host ...
 pub const MASS_RESET_MIN_CONNECTIONS: usize = 3;
 /// ... within this window make a `mass-reset` incident.

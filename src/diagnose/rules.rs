@@ -151,9 +151,9 @@ fn forgery_signs(c: &Ctx) -> Option<(Vec<String>, Vec<Evidence>)> {
         evidence.push(ev(
             c.rst.frame,
             format!(
-                "its sender is about {} hop(s) from the capture point; the {sd} is about {}",
-                hops(c.rst.ttl),
-                hops(usual)
+                "its sender: {}; the {sd}: {}",
+                super::hop_words(hops(c.rst.ttl)),
+                super::hop_words(hops(usual))
             ),
         ));
         evidence.push(ev(

@@ -85,18 +85,25 @@ pub fn initial(packets: &[PacketRecord]) -> EndStates {
 
 /// Both ends' states after each packet: `result[i]` holds after `packets[i]`.
 pub fn replay(packets: &[PacketRecord]) -> Vec<EndStates> {
+    replay_with_forged(packets, &[])
+}
+
+/// [`replay`], knowing that the RSTs in `forged` (frame numbers) were forged on the path: they
+/// close their receiver, but the end whose address they carry never sent them and stays as it
+/// was.
+pub fn replay_with_forged(packets: &[PacketRecord], forged: &[u32]) -> Vec<EndStates> {
     let mut st = initial(packets);
     // Sequence number each side's FIN occupies, to recognise the ACK of it.
     let mut fin_seq: [Option<u32>; 2] = [None, None];
     let mut out = Vec::with_capacity(packets.len());
     for p in packets {
-        step(&mut st, &mut fin_seq, p);
+        step(&mut st, &mut fin_seq, p, forged.contains(&p.frame));
         out.push(st);
     }
     out
 }
 
-fn step(st: &mut EndStates, fin_seq: &mut [Option<u32>; 2], p: &PacketRecord) {
+fn step(st: &mut EndStates, fin_seq: &mut [Option<u32>; 2], p: &PacketRecord, forged: bool) {
     use TcpState::{
         CloseWait, Closed, Closing, Established, FinWait1, FinWait2, LastAck, Listen, SynReceived,
         SynSent, TimeWait,
@@ -113,7 +120,9 @@ fn step(st: &mut EndStates, fin_seq: &mut [Option<u32>; 2], p: &PacketRecord) {
         // The sender has dropped the connection; an acceptable RST closes the receiver too
         // (RFC 9293 3.10.7.4). Acceptability is judged in the flow tracker; here the RST is
         // taken as delivered.
-        st.set(x, Closed);
+        if !forged {
+            st.set(x, Closed);
+        }
         if st.get(y) != Listen {
             st.set(y, Closed);
         }
@@ -203,6 +212,12 @@ mod tests {
     const FA: u8 = flags::FIN | flags::ACK;
     const RA: u8 = flags::RST | flags::ACK;
 
+    impl From<(TcpState, TcpState)> for EndStates {
+        fn from((client, server): (TcpState, TcpState)) -> Self {
+            Self { client, server }
+        }
+    }
+
     fn states(ps: &[PacketRecord]) -> Vec<(TcpState, TcpState)> {
         replay(ps).iter().map(|s| (s.client, s.server)).collect()
     }
@@ -256,6 +271,14 @@ mod tests {
     fn rst_closes_both_ends() {
         let s = states(&[p(C, A, 1, 1, 10), p(S, RA, 1, 11, 0)]);
         assert_eq!(s[1], (Closed, Closed));
+    }
+
+    #[test]
+    fn a_forged_rst_closes_only_its_receiver() {
+        let mut rst = p(S, RA, 1, 11, 0);
+        rst.frame = 7;
+        let s = replay_with_forged(&[p(C, A, 1, 1, 10), rst], &[7]);
+        assert_eq!(s[1], (Closed, Established).into());
     }
 
     #[test]

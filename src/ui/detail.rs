@@ -228,7 +228,7 @@ fn cause_ui(
                     }
                 };
                 let hops = d.hops_from_capture.map_or(String::new(), |h| {
-                    format!(" (about {h} hop(s) from the capture point)")
+                    format!(" ({})", crate::diagnose::hop_words(h))
                 });
                 ui.add(egui::Label::new(format!("{kind}{hops}")).wrap())
                     .on_hover_text(term_help("TTL"));
@@ -335,7 +335,18 @@ fn ladder_ui(
         .as_ref()
         .is_some_and(|(id, n, _)| *id == c.id && *n == packets.len());
     if !fresh {
-        st.states = Some((c.id, packets.len(), state::replay(packets)));
+        // A RST forged on the path closes its receiver but not the end it impersonates.
+        let forged: Vec<u32> = d
+            .filter(|d| d.sender_kind == SenderKind::Middlebox)
+            .and_then(|d| d.rst_frame)
+            .and_then(|f| u32::try_from(f).ok())
+            .into_iter()
+            .collect();
+        st.states = Some((
+            c.id,
+            packets.len(),
+            state::replay_with_forged(packets, &forged),
+        ));
     }
     let focus_row = if st.scroll_to_highlight {
         st.highlight
