@@ -71,6 +71,59 @@ pub struct RstscopeApp {
     focus_filter: bool,
     /// Files to open once the window is up (from the command line).
     pending: Vec<SourceSpec>,
+    /// Loading measurements, kept when `RSTSCOPE_PERF` is set.
+    perf: Option<PerfLog>,
+}
+
+/// What `RSTSCOPE_PERF=1 rstscope FILE` prints when the capture has loaded: how soon the first
+/// connections showed, and how long frames took while loading.
+#[derive(Default)]
+struct PerfLog {
+    opened: Option<Instant>,
+    first_rows: Option<Duration>,
+    last_frame: Option<Instant>,
+    /// Milliseconds between consecutive frames while loading.
+    intervals: Vec<f32>,
+    /// Milliseconds spent in `ui()` per frame while loading.
+    work: Vec<f32>,
+}
+
+impl PerfLog {
+    fn report(&mut self) {
+        let stats = |v: &mut Vec<f32>| {
+            if v.is_empty() {
+                return "no frames".to_owned();
+            }
+            v.sort_by(f32::total_cmp);
+            let at = |q: f32| {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    clippy::cast_precision_loss
+                )]
+                let i = ((v.len() - 1) as f32 * q).round() as usize;
+                v[i]
+            };
+            format!(
+                "{} frames, median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+                v.len(),
+                at(0.5),
+                at(0.95),
+                at(1.0)
+            )
+        };
+        let total = self
+            .opened
+            .map(|o| o.elapsed().as_secs_f32())
+            .unwrap_or_default();
+        eprintln!(
+            "rstscope perf: first connections shown after {:.3} s; loaded in {total:.2} s\n  frame intervals while loading: {}\n  ui() work per frame while loading: {}",
+            self.first_rows.map_or(f32::NAN, |d| d.as_secs_f32()),
+            stats(&mut self.intervals),
+            stats(&mut self.work)
+        );
+        *self = Self::default();
+    }
 }
 
 impl RstscopeApp {
@@ -105,6 +158,7 @@ impl RstscopeApp {
             detail: detail::DetailState::default(),
             focus_filter: false,
             pending: Vec::new(),
+            perf: std::env::var_os("RSTSCOPE_PERF").map(|_| PerfLog::default()),
         }
     }
 
@@ -151,6 +205,12 @@ impl RstscopeApp {
         self.selected = None;
         self.detail = detail::DetailState::default();
         self.view_dirty = true;
+        if let Some(p) = &mut self.perf {
+            *p = PerfLog {
+                opened: Some(Instant::now()),
+                ..PerfLog::default()
+            };
+        }
     }
 
     /// Drains pipeline events for at most one frame budget.
@@ -192,6 +252,9 @@ impl RstscopeApp {
         }
         if ended {
             self.loading = Loading::Idle;
+            if let Some(p) = &mut self.perf {
+                p.report();
+            }
             if self.selected.is_none() {
                 // Select the first diagnosed connection: the story most people came for.
                 self.selected = self.model.as_ref().and_then(|m| {
@@ -230,6 +293,12 @@ impl RstscopeApp {
             m.view(&self.filter, self.settings.resets_only, self.settings.sort)
         });
         self.summary = self.model.as_ref().map(Model::summary).unwrap_or_default();
+        if let Some(p) = &mut self.perf
+            && p.first_rows.is_none()
+            && !self.view.is_empty()
+        {
+            p.first_rows = p.opened.map(|o| o.elapsed());
+        }
     }
 
     /// Sets the filter text (as typing in the box does).
@@ -461,6 +530,28 @@ impl eframe::App for RstscopeApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_start = Instant::now();
+        self.frame_ui(ui);
+        if self.is_loading() {
+            // Keep animating (the progress bar, new rows) while the capture loads.
+            ui.ctx().request_repaint();
+            if let Some(p) = &mut self.perf {
+                if let Some(last) = p.last_frame {
+                    p.intervals.push(last.elapsed().as_secs_f32() * 1e3);
+                }
+                p.last_frame = Some(frame_start);
+                p.work.push(frame_start.elapsed().as_secs_f32() * 1e3);
+            }
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
+
+impl RstscopeApp {
+    fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.shortcuts(&ctx);
         self.refresh_view();
@@ -507,10 +598,6 @@ impl eframe::App for RstscopeApp {
                 }
             });
         egui::CentralPanel::default().show(ui, |ui| table::table_ui(self, ui));
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
     }
 }
 
