@@ -585,10 +585,10 @@ impl RstscopeApp {
                     }
                 });
         }
+        // A fixed height: a panel sized by its own plot would settle differently depending on
+        // how many frames the loading took.
         egui::Panel::top("overview")
-            .resizable(true)
-            .default_size(150.0)
-            .min_size(70.0)
+            .exact_size(140.0)
             .show(ui, |ui| {
                 if let Some(id) =
                     overview::overview_ui(ui, self.model.as_ref(), &self.view, self.selected)
