@@ -225,3 +225,35 @@ fn snapshots_of_welcome_connections_and_ladder() {
     h.run_steps(5);
     snap(&mut h, "ladder");
 }
+
+#[test]
+fn two_point_capture_proves_the_forged_rst_in_the_cause_panel() {
+    let mut h = harness();
+    h.run_steps(2);
+    let find = |f: &str| samples::all().into_iter().find(|s| s.file == f).unwrap();
+    let (client, server) = (
+        find("nat-state-expiry-two-point.pcap"),
+        find("nat-state-expiry-two-point-server.pcap"),
+    );
+    let ctx = h.ctx.clone();
+    h.state_mut().open_pair(
+        &ctx,
+        SourceSpec::Bytes(client.file.clone(), client.bytes.clone()),
+        SourceSpec::Bytes(server.file.clone(), server.bytes.clone()),
+    );
+    assert!(
+        h.state_mut()
+            .wait_until_loaded(&ctx, Duration::from_secs(20))
+    );
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("1 RST(s) proven forged on the path")
+            .is_some(),
+        "the summary strip reports the cross-check"
+    );
+    assert!(
+        h.query_by_label_contains("captured at the server, shows the server never sent this RST")
+            .is_some(),
+        "the cause panel cites the server's capture as evidence"
+    );
+}

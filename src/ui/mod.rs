@@ -73,6 +73,20 @@ pub struct RstscopeApp {
     pending: Vec<SourceSpec>,
     /// Loading measurements, kept when `RSTSCOPE_PERF` is set.
     perf: Option<PerfLog>,
+    /// The other capture of a two-point pair, analysed beside the shown one.
+    partner: Option<Partner>,
+    /// What the two-point cross-check found, for the summary strip.
+    pub two_point: Option<String>,
+}
+
+/// The second capture of a two-point pair: analysed without live updates, then used as proof
+/// for the first one's diagnoses ([`crate::diagnose::cross_check`]).
+struct Partner {
+    name: String,
+    handle: Handle,
+    outcome: Option<pipeline::Outcome>,
+    /// The shown capture's final analysis, waiting for the partner's.
+    waiting: Option<(pipeline::Analysis, Option<crate::source::SourceError>)>,
 }
 
 /// What `RSTSCOPE_PERF=1 rstscope FILE` prints when the capture has loaded: how soon the first
@@ -159,6 +173,8 @@ impl RstscopeApp {
             focus_filter: false,
             pending: Vec::new(),
             perf: std::env::var_os("RSTSCOPE_PERF").map(|_| PerfLog::default()),
+            partner: None,
+            two_point: None,
         }
     }
 
@@ -175,8 +191,26 @@ impl RstscopeApp {
         &self.view
     }
 
+    /// Opens a two-point capture: `shown` is displayed, `other` (the same traffic captured
+    /// elsewhere) proves or disproves its RSTs' senders.
+    pub fn open_pair(&mut self, ctx: &egui::Context, shown: SourceSpec, other: SourceSpec) {
+        self.open(ctx, shown);
+        let name = other.display_name();
+        let handle = pipeline::start(other, Options::default(), Some(waker(ctx)));
+        self.partner = Some(Partner {
+            name,
+            handle,
+            outcome: None,
+            waiting: None,
+        });
+    }
+
     /// Starts analysing a capture; the previous one is dropped.
     pub fn open(&mut self, ctx: &egui::Context, spec: SourceSpec) {
+        if let Some(p) = self.partner.take() {
+            p.handle.cancel();
+        }
+        self.two_point = None;
         if let Loading::Running { handle, .. } = &self.loading {
             handle.cancel();
         }
@@ -232,13 +266,23 @@ impl RstscopeApp {
                     self.data_dirty = true;
                 }
                 Event::End(outcome) => {
-                    if let Some(a) = outcome.analysis {
-                        model.finish(a);
-                    } else {
-                        self.model = None;
-                    }
-                    if let Some(e) = outcome.error {
-                        self.error = Some(error_advice(&e));
+                    let outcome = *outcome;
+                    match (outcome.analysis, self.partner.as_mut()) {
+                        // A two-point pair: hold the result until the other capture is in.
+                        (Some(a), Some(p)) => p.waiting = Some((a, outcome.error)),
+                        (Some(a), None) => {
+                            model.finish(a);
+                            if let Some(e) = outcome.error {
+                                self.error = Some(error_advice(&e));
+                            }
+                        }
+                        (None, _) => {
+                            self.model = None;
+                            self.partner = None;
+                            if let Some(e) = outcome.error {
+                                self.error = Some(error_advice(&e));
+                            }
+                        }
                     }
                     self.view_dirty = true;
                     ended = true;
@@ -250,7 +294,8 @@ impl RstscopeApp {
                 break;
             }
         }
-        if ended {
+        self.drain_partner();
+        if ended && self.partner.is_none() {
             self.loading = Loading::Idle;
             if let Some(p) = &mut self.perf {
                 p.report();
@@ -264,6 +309,65 @@ impl RstscopeApp {
                         .map(|c| c.id)
                 });
             }
+        }
+    }
+
+    /// Collects the partner capture's result; when both are in, cross-checks them and shows
+    /// the first.
+    fn drain_partner(&mut self) {
+        let Some(p) = self.partner.as_mut() else {
+            return;
+        };
+        if p.outcome.is_none() {
+            while let Ok(event) = p.handle.events.try_recv() {
+                if let Event::End(o) = event {
+                    p.outcome = Some(*o);
+                    break;
+                }
+            }
+        }
+        if p.outcome.is_none() || p.waiting.is_none() {
+            return;
+        }
+        let Some(mut p) = self.partner.take() else {
+            return;
+        };
+        let (Some(outcome), Some((mut a, error))) = (p.outcome.take(), p.waiting.take()) else {
+            return;
+        };
+        let shown_name = self
+            .model
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        if let Some(mut b) = outcome.analysis {
+            let check = crate::diagnose::cross_check(&mut a, &mut b, &shown_name, &p.name);
+            self.two_point = Some(format!(
+                "Two-point with {}: {} connection(s) in both; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
+                p.name, check.paired, check.forged, check.confirmed
+            ));
+        } else {
+            let why = outcome.error.map_or_else(String::new, |e| format!(": {e}"));
+            self.error = Some(format!(
+                "the second capture {} could not be read{why}",
+                p.name
+            ));
+        }
+        if let Some(m) = self.model.as_mut() {
+            m.finish(a);
+        }
+        if let Some(e) = error {
+            self.error = Some(error_advice(&e));
+        }
+        self.loading = Loading::Idle;
+        self.view_dirty = true;
+        if self.selected.is_none() {
+            self.selected = self.model.as_ref().and_then(|m| {
+                m.connections
+                    .iter()
+                    .find(|c| m.diagnosis(c.id).is_some())
+                    .map(|c| c.id)
+            });
         }
     }
 
@@ -392,9 +496,25 @@ impl RstscopeApp {
         let ctx = ui.ctx().clone();
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open…  (Ctrl+O)").clicked() {
+                if ui.button("Open...  (Ctrl+O)").clicked() {
                     ui.close();
                     self.pick_file(&ctx);
+                }
+                if ui
+                    .button("Open two-point capture...")
+                    .on_hover_text("The same traffic captured at two places (client and server): each proves the other's RSTs")
+                    .clicked()
+                {
+                    ui.close();
+                    let picked = rfd::FileDialog::new()
+                        .set_title("Pick the two captures (the first one picked is shown)")
+                        .add_filter("Packet captures", &["pcap", "pcapng", "cap", "dmp", "gz"])
+                        .pick_files();
+                    if let Some([a, b]) = picked.as_deref() {
+                        self.open_pair(&ctx, SourceSpec::File(a.clone()), SourceSpec::File(b.clone()));
+                    } else if picked.is_some() {
+                        self.error = Some("pick exactly two captures of the same traffic".to_owned());
+                    }
                 }
                 ui.menu_button("Recent", |ui| {
                     if self.settings.recent.is_empty() {
@@ -495,6 +615,12 @@ impl RstscopeApp {
     }
 }
 
+/// Wakes the window from a worker thread.
+fn waker(ctx: &egui::Context) -> pipeline::Waker {
+    let ctx = ctx.clone();
+    Arc::new(move || ctx.request_repaint())
+}
+
 /// An error as a sentence with what to do.
 fn error_advice(e: &crate::source::SourceError) -> String {
     use crate::source::SourceError as E;
@@ -511,7 +637,11 @@ fn error_advice(e: &crate::source::SourceError) -> String {
 
 impl eframe::App for RstscopeApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        for spec in std::mem::take(&mut self.pending) {
+        let mut pending = std::mem::take(&mut self.pending);
+        if pending.len() == 2 {
+            let other = pending.remove(1);
+            self.open_pair(ctx, pending.remove(0), other);
+        } else if let Some(spec) = pending.into_iter().next() {
             self.open(ctx, spec);
         }
         self.drain(ctx);

@@ -44,7 +44,11 @@ pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
             )
         })
         .collect();
+    let two_point = app.two_point.clone();
     egui::Panel::top("summary").show(ui, |ui| {
+        if let Some(t) = &two_point {
+            ui.label(RichText::new(t).strong());
+        }
         ui.horizontal_wrapped(|ui| {
             ui.strong(&name);
             let plural = if s.connections == 1 { "" } else { "s" };
