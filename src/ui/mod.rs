@@ -385,8 +385,10 @@ impl RstscopeApp {
     fn refresh_view(&mut self) {
         // Sorting and summing a million connections is not free: while a capture loads, its
         // batches refresh the view a few times a second, not at every frame.
-        let data_due =
-            self.data_dirty && (!self.is_loading() || self.last_refresh.elapsed() >= DATA_REFRESH);
+        let data_due = self.data_dirty
+            && (!self.is_loading()
+                || self.view.is_empty()
+                || self.last_refresh.elapsed() >= DATA_REFRESH);
         if !self.view_dirty && !data_due {
             return;
         }
