@@ -300,15 +300,7 @@ impl RstscopeApp {
             if let Some(p) = &mut self.perf {
                 p.report();
             }
-            if self.selected.is_none() {
-                // Select the first diagnosed connection: the story most people came for.
-                self.selected = self.model.as_ref().and_then(|m| {
-                    m.connections
-                        .iter()
-                        .find(|c| m.diagnosis(c.id).is_some())
-                        .map(|c| c.id)
-                });
-            }
+            self.select_first_diagnosed();
         }
     }
 
@@ -361,6 +353,12 @@ impl RstscopeApp {
         }
         self.loading = Loading::Idle;
         self.view_dirty = true;
+        self.select_first_diagnosed();
+    }
+
+    /// With nothing selected yet, selects the first diagnosed connection: the story most people
+    /// opened the capture for.
+    fn select_first_diagnosed(&mut self) {
         if self.selected.is_none() {
             self.selected = self.model.as_ref().and_then(|m| {
                 m.connections
