@@ -27,6 +27,10 @@ pub struct Options {
     pub update_interval: Duration,
     /// Send [`Event::Connections`] batches while loading (the app does; the CLI does not).
     pub live_updates: bool,
+    /// The share of its time the connection-tracking thread rests while loading (0 to 0.9).
+    /// Reading and tracking otherwise take both cores of a small machine, and a window drawn
+    /// without a GPU then stutters while a large capture loads; the command line wants 0.
+    pub yield_share: f32,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             flow: FlowConfig::default(),
             update_interval: Duration::from_millis(100),
             live_updates: false,
+            yield_share: 0.0,
         }
     }
 }
@@ -318,6 +323,8 @@ fn flow_thread(
     let mut tracker = FlowTracker::new(options.flow);
     let mut sent_packets: Vec<usize> = Vec::new();
     let mut last_update = Instant::now();
+    let yield_share = options.yield_share.clamp(0.0, 0.9);
+    let mut busy_since = Instant::now();
     let mut frames_seen = 0u64;
     let progress = |tracker: &FlowTracker, frames: u64| Progress {
         bytes_read: counter.get(),
@@ -337,6 +344,12 @@ fn flow_thread(
                 }
                 batch.clear();
                 let _ = spare_tx.try_send(batch);
+                // Pace: after working a few milliseconds, rest for the share asked.
+                let worked = busy_since.elapsed();
+                if yield_share > 0.0 && worked >= Duration::from_millis(4) {
+                    thread::sleep(worked.mul_f32(yield_share / (1.0 - yield_share)));
+                    busy_since = Instant::now();
+                }
                 if last_update.elapsed() >= options.update_interval {
                     last_update = Instant::now();
                     if options.live_updates {

@@ -1,9 +1,11 @@
 //! The overview timeline: every shown connection as a bar over capture time, coloured by how it
 //! ended; zoom with the wheel, pan by dragging, hover for details, click to select.
 //!
-//! A plot item per connection would not stay smooth with a million rows, so rows are grouped
-//! into at most [`MAX_BARS`] bars: a group spans its connections' time range and takes the
-//! colour of its most serious ending (a reset shows even among thousands of clean closes).
+//! A plot item per connection would not stay smooth with a million rows, so the rows in view
+//! are grouped into about two bars per pixel of height: a group spans its connections' time
+//! range and takes the colour of its most serious ending (a reset shows even among thousands
+//! of clean closes). Zooming in on a band of rows regroups them until each connection has its
+//! own bar.
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, HLine, Plot, PlotPoint};
@@ -13,7 +15,8 @@ use super::table::termination_color;
 use crate::flow::Termination;
 use crate::report::secs;
 
-pub const MAX_BARS: usize = 1500;
+/// Bars per pixel of plot height.
+const BARS_PER_PIXEL: f32 = 2.0;
 
 /// How serious an ending is, for grouping (higher wins).
 fn severity(t: Termination) -> u8 {
@@ -49,11 +52,15 @@ pub fn overview_ui(
         return None;
     }
     let dark = ui.visuals().dark_mode;
-    let per_bar = view.len().div_ceil(MAX_BARS).max(1);
+    let (first_row, last_row) = band_in_view(ui, view.len());
+    let rows_in_view = &view[first_row..last_row.max(first_row)];
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let max_bars = ((ui.available_height() * BARS_PER_PIXEL) as usize).max(50);
+    let per_bar = rows_in_view.len().div_ceil(max_bars).max(1);
     // Instant connections (a refused SYN) still get a visible sliver.
     let min_len = secs(model.t_end_ns - model.t0_ns).max(1e-3) * 0.004;
     let mut charts: Vec<Vec<Bar>> = vec![Vec::new(); ENDINGS.len()];
-    for (group, rows) in view.chunks(per_bar).enumerate() {
+    for (group, rows) in rows_in_view.chunks(per_bar).enumerate() {
         let mut start = i64::MAX;
         let mut end = i64::MIN;
         let mut worst = Termination::Fin;
@@ -85,11 +92,11 @@ pub fn overview_ui(
             )
         };
         #[allow(clippy::cast_precision_loss)]
-        let y = -((group * per_bar) as f64) - (per_bar as f64 - 1.0) / 2.0;
+        let y = -((first_row + group * per_bar) as f64) - (rows.len() as f64 - 1.0) / 2.0;
         #[allow(clippy::cast_precision_loss)]
         let bar = Bar::new(y, secs(end - start).max(min_len))
             .base_offset(secs(start - model.t0_ns))
-            .width(per_bar as f64 * 0.8)
+            .width(rows.len() as f64 * 0.8)
             .name(name);
         let slot = ENDINGS.iter().position(|t| *t == worst).unwrap_or(0);
         charts[slot].push(bar);
@@ -101,6 +108,9 @@ pub fn overview_ui(
         .allow_drag(true)
         .allow_scroll(true)
         .show_y(false)
+        // The full set of rows defines the home view, whatever band is drawn.
+        .include_y(0.5)
+        .include_y(0.5 - rows_f64(view.len()))
         .show_axes([true, false])
         .x_axis_label("seconds since the first packet")
         .label_formatter(|_| None)
@@ -131,6 +141,28 @@ pub fn overview_ui(
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let row = (-point.y).round().max(0.0) as usize;
     view.get(row.min(view.len() - 1)).copied()
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn rows_f64(n: usize) -> f64 {
+    n as f64
+}
+
+/// The rows in view, `[first, last)`: all of them, or the band the user zoomed to (from the
+/// plot's bounds in the last frame).
+fn band_in_view(ui: &egui::Ui, rows: usize) -> (usize, usize) {
+    let plot_id = ui.make_persistent_id("overview");
+    egui_plot::PlotMemory::load(ui.ctx(), plot_id)
+        .filter(|m| !m.auto_bounds.y)
+        .map_or((0, rows), |m| {
+            let b = m.bounds();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let row = |y: f64| ((-y).max(0.0) as usize).min(rows);
+            (
+                row(b.max()[1]).saturating_sub(1),
+                (row(b.min()[1]) + 2).min(rows),
+            )
+        })
 }
 
 fn ui_highlight(dark: bool) -> egui::Color32 {

@@ -76,9 +76,22 @@ pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
                     ui.label(RichText::new(format!("{who} ({n})")).strong());
                 }
             }
-            for inc in &incidents {
-                ui.separator();
-                ui.colored_label(ui.visuals().warn_fg_color, inc);
+            match incidents.len() {
+                0 => {}
+                1 | 2 => {
+                    for inc in &incidents {
+                        ui.separator();
+                        ui.colored_label(ui.visuals().warn_fg_color, inc);
+                    }
+                }
+                n => {
+                    ui.separator();
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("{n} mass resets (hover for the list)"),
+                    )
+                    .on_hover_text(incidents.join("\n"));
+                }
             }
         });
         ui.horizontal(|ui| {
