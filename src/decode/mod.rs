@@ -87,6 +87,40 @@ pub struct TcpSegment {
     pub rst_payload: Option<Box<[u8]>>,
 }
 
+#[cfg(test)]
+impl TcpSegment {
+    /// A segment for tests: `from` and `to` are `ip:port`, TTL 64, IP ID 0, window 1000, no
+    /// options; change other fields with struct update syntax.
+    pub(crate) fn test(
+        from: &str,
+        to: &str,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload_len: u32,
+    ) -> Self {
+        let a: std::net::SocketAddr = from.parse().expect("an ip:port");
+        let b: std::net::SocketAddr = to.parse().expect("an ip:port");
+        Self {
+            src: a.ip(),
+            dst: b.ip(),
+            src_port: a.port(),
+            dst_port: b.port(),
+            seq,
+            ack,
+            flags,
+            window: 1000,
+            ttl: 64,
+            ip_id: Some(0),
+            dont_fragment: true,
+            payload_len,
+            options: TcpOptions::default(),
+            payload_captured: true,
+            rst_payload: None,
+        }
+    }
+}
+
 /// Why a frame yielded no TCP segment. Counted and summarised, never an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skip {

@@ -1,10 +1,8 @@
 //! One group of tests per rule, each built from a short packet sequence and named for what it
 //! proves. The sequences follow what Linux puts on the wire (see the module docs of `signals`).
 
-use std::net::SocketAddr;
-
 use super::*;
-use crate::decode::{TcpOptions, TcpSegment, flags};
+use crate::decode::{TcpSegment, flags};
 use crate::flow::{FlowConfig, FlowTracker};
 
 const C: &str = "10.0.0.1:40000";
@@ -76,29 +74,14 @@ fn run(
     let mut t = FlowTracker::new(FlowConfig::default());
     let (mut cid, mut sid) = (1000u16, 5000u16);
     for (i, p) in ps.iter().enumerate() {
-        let (from, to): (SocketAddr, SocketAddr) = if p.from_client {
-            (C.parse().unwrap(), S.parse().unwrap())
-        } else {
-            (S.parse().unwrap(), C.parse().unwrap())
-        };
+        let (from, to) = if p.from_client { (C, S) } else { (S, C) };
         let counter = if p.from_client { &mut cid } else { &mut sid };
         *counter += 1;
         let seg = TcpSegment {
-            src: from.ip(),
-            dst: to.ip(),
-            src_port: from.port(),
-            dst_port: to.port(),
-            seq: p.seq,
-            ack: p.ack,
-            flags: p.flags,
             window: 500,
             ttl: p.ttl.unwrap_or(if p.from_client { 64 } else { 63 }),
             ip_id: Some(p.ip_id.unwrap_or(*counter)),
-            dont_fragment: true,
-            payload_len: p.len,
-            options: TcpOptions::default(),
-            payload_captured: true,
-            rst_payload: None,
+            ..TcpSegment::test(from, to, p.flags, p.seq, p.ack, p.len)
         };
         t.observe(i as u64 + 1, p.ms * 1_000_000, &seg);
     }

@@ -1,32 +1,14 @@
 //! Connection-tracking tests built from short packet sequences, grouped by what they exercise.
 
 use super::*;
-use crate::decode::{TcpOptions, TcpSegment};
+use crate::decode::TcpSegment;
 
 const C: &str = "10.0.0.1:40000";
 const S: &str = "10.0.0.2:80";
 
 /// A segment from `from` to `to` with the given flags, seq, ack and payload length.
 fn seg(from: &str, to: &str, f: u8, seq: u32, ack: u32, len: u32) -> TcpSegment {
-    let a: SocketAddr = from.parse().unwrap();
-    let b: SocketAddr = to.parse().unwrap();
-    TcpSegment {
-        src: a.ip(),
-        dst: b.ip(),
-        src_port: a.port(),
-        dst_port: b.port(),
-        seq,
-        ack,
-        flags: f,
-        window: 1000,
-        ttl: 64,
-        ip_id: Some(0),
-        dont_fragment: true,
-        payload_len: len,
-        options: TcpOptions::default(),
-        payload_captured: true,
-        rst_payload: None,
-    }
+    TcpSegment::test(from, to, f, seq, ack, len)
 }
 
 const SYN: u8 = flags::SYN;

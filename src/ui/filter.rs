@@ -168,31 +168,13 @@ fn term_matches(t: &Term, c: &Connection, d: Option<&Diagnosis>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{TcpOptions, TcpSegment, flags};
+    use crate::decode::{TcpSegment, flags};
     use crate::flow::{FlowConfig, FlowTracker};
 
     fn conns() -> (Vec<Connection>, Vec<Option<Diagnosis>>) {
         let mut t = FlowTracker::new(FlowConfig::default());
         let mk = |src: &str, dst: &str, f: u8, seq: u32, ack: u32| {
-            let a: std::net::SocketAddr = src.parse().unwrap();
-            let b: std::net::SocketAddr = dst.parse().unwrap();
-            TcpSegment {
-                src: a.ip(),
-                dst: b.ip(),
-                src_port: a.port(),
-                dst_port: b.port(),
-                seq,
-                ack,
-                flags: f,
-                window: 100,
-                ttl: 64,
-                ip_id: Some(1),
-                dont_fragment: true,
-                payload_len: 0,
-                options: TcpOptions::default(),
-                payload_captured: true,
-                rst_payload: None,
-            }
+            TcpSegment::test(src, dst, f, seq, ack, 0)
         };
         t.observe(1, 0, &mk("10.0.0.1:5000", "10.0.0.2:80", flags::SYN, 1, 0));
         t.observe(
