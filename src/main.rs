@@ -17,6 +17,8 @@ use rstscope::pipeline::{self, Options};
 use rstscope::report;
 use rstscope::source::SourceSpec;
 
+mod capture_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "rstscope",
@@ -37,6 +39,9 @@ struct Cli {
 enum Command {
     /// Lists every TCP connection in pcap/pcapng captures, with every RST in detail.
     Analyze(AnalyzeArgs),
+    /// Captures live on a network interface and prints each reset with its diagnosis as it
+    /// happens; every packet is saved to pcapng.
+    Capture(capture_cmd::CaptureArgs),
 }
 
 #[derive(clap::Args)]
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Analyze(args)) => analyze(&args),
+        Some(Command::Capture(args)) => capture_cmd::run(&args),
         None => {
             let open = cli.files.iter().map(|f| SourceSpec::from_arg(f)).collect();
             match rstscope::ui::run(open) {

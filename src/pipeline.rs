@@ -17,7 +17,11 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use crate::decode::{self, Skip, TcpSegment};
 use crate::diagnose::{self, Diagnosis, Incident};
 use crate::flow::{Connection, FlowConfig, FlowKey, FlowTracker, PacketRecord};
-use crate::source::{ByteCounter, CaptureReader, SourceError, SourceInfo, SourceSpec};
+use crate::source::live::kernel::{KernelReset, Tracer};
+use crate::source::live::{CaptureStats, LiveCounters, LiveSource};
+use crate::source::{
+    ByteCounter, CaptureReader, PacketSource, Pulled, SourceError, SourceInfo, SourceSpec,
+};
 
 /// Settings of one analysis.
 #[derive(Clone, Copy, Debug)]
@@ -63,6 +67,8 @@ pub struct Progress {
     pub frames: u64,
     pub tcp_packets: u64,
     pub connections: u64,
+    /// A live capture's kernel counters and bytes saved.
+    pub capture: Option<CaptureStats>,
 }
 
 /// Connections created or changed since the previous batch, with their new packet records.
@@ -71,13 +77,17 @@ pub struct ConnectionBatch {
     pub connections: Vec<Connection>,
     /// `(connection id, records appended since the previous batch)`.
     pub new_packets: Vec<(u32, Vec<PacketRecord>)>,
+    /// The diagnosis so far of each changed connection that has a RST. The final analysis may
+    /// still change it (later packets, `mass-reset` across connections).
+    pub diagnoses: Vec<(u32, Diagnosis)>,
 }
 
 /// Something the user should know that did not stop the analysis.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// A stable identifier: `link-type`, `not-ip`, `not-tcp`, `fragment`, `truncated`,
-    /// `malformed`, `input-stopped`.
+    /// `malformed`, `input-stopped`, `capture` (a live capture's drops or saving problems),
+    /// `kernel-reasons` (the kernel's reasons could not be read).
     pub kind: &'static str,
     /// Frames concerned, when the warning counts frames.
     pub frames: Option<u64>,
@@ -199,48 +209,82 @@ type Batch = Vec<(u64, i64, TcpSegment, FlowKey)>;
 
 enum ReaderMsg {
     Batch(Batch),
+    /// A RST this machine's kernel sent, with its reason.
+    Kernel(KernelReset),
     Done(ReaderEnd),
 }
 
+#[derive(Default)]
 struct ReaderEnd {
     frames: u64,
     skipped: BTreeMap<Skip, u64>,
     first_ts_ns: Option<i64>,
     last_ts_ns: Option<i64>,
     error: Option<SourceError>,
+    /// Problems the source reported when closing (a live capture's drops).
+    problems: Vec<String>,
+}
+
+/// What the flow thread needs to know about the source.
+struct SourceSide {
+    info: SourceInfo,
+    counter: ByteCounter,
+    live: Option<Arc<LiveCounters>>,
 }
 
 /// The reader thread's body: opens the source, starts the flow thread, decodes.
 fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>) {
-    let (mut reader, info, counter) = match CaptureReader::open(spec) {
-        Ok(opened) => opened,
-        Err(error) => {
-            out.send(Event::End(Box::new(Outcome {
-                analysis: None,
-                error: Some(error),
-            })));
-            return;
-        }
+    let opened_error = |error| {
+        out.send(Event::End(Box::new(Outcome {
+            analysis: None,
+            error: Some(error),
+        })));
     };
-    out.send(Event::Started(info.clone()));
-    let (batch_tx, batch_rx) = bounded::<ReaderMsg>(16);
+    if let SourceSpec::Live(cfg) = spec {
+        // The capture handle belongs to this thread: libpcap handles are not shared.
+        let (mut source, info) = match LiveSource::open(cfg) {
+            Ok(opened) => opened,
+            Err(e) => return opened_error(e),
+        };
+        let side = SourceSide {
+            info,
+            counter: ByteCounter::default(),
+            live: Some(source.counters()),
+        };
+        let kernel = cfg.kernel_reasons;
+        drive(&mut source, side, options, out, cancel, kernel);
+    } else {
+        let (mut reader, info, counter) = match CaptureReader::open(spec) {
+            Ok(opened) => opened,
+            Err(e) => return opened_error(e),
+        };
+        let side = SourceSide {
+            info,
+            counter,
+            live: None,
+        };
+        drive(&mut reader, side, options, out, cancel, false);
+    }
+}
+
+/// Starts the flow thread (and the kernel tracer when asked), then reads `source` to its end.
+fn drive<S: PacketSource>(
+    source: &mut S,
+    side: SourceSide,
+    options: Options,
+    out: &Out,
+    cancel: &Arc<AtomicBool>,
+    kernel_reasons: bool,
+) {
+    out.send(Event::Started(side.info.clone()));
+    let (batch_tx, batch_rx) = bounded::<ReaderMsg>(64);
     // Emptied batches go back to the reader: batches are big enough that the allocator would
     // otherwise map and zero fresh pages for every one.
     let (spare_tx, spare_rx) = bounded::<Batch>(16);
     let flow_out = out.clone();
-    let flow_counter = counter.clone();
     let flow = thread::Builder::new()
         .name("rstscope-flow".to_owned())
-        .spawn(move || {
-            flow_thread(
-                &batch_rx,
-                &spare_tx,
-                info,
-                options,
-                &flow_out,
-                &flow_counter,
-            );
-        });
+        .spawn(move || flow_thread(&batch_rx, &spare_tx, side, options, &flow_out));
     let flow = match flow {
         Ok(handle) => handle,
         Err(e) => {
@@ -254,29 +298,62 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             return;
         }
     };
-    let end = read_all(&mut reader, &batch_tx, &spare_rx, cancel);
+    let mut problems = Vec::new();
+    let tracer = if kernel_reasons {
+        let tx = batch_tx.clone();
+        match Tracer::start(move |r| tx.send(ReaderMsg::Kernel(r)).is_ok()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                problems.push(format!("the kernel's reasons are not shown: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut end = read_all(source, &batch_tx, &spare_rx, cancel);
+    // Let the tracer deliver what the kernel said about the last packets before it stops.
+    if tracer.is_some() {
+        thread::sleep(Duration::from_millis(50));
+    }
+    drop(tracer);
+    end.problems.extend(problems);
+    end.problems.extend(source.close());
     let _ = batch_tx.send(ReaderMsg::Done(end));
     drop(batch_tx);
     let _ = flow.join();
 }
 
-fn read_all(
-    reader: &mut CaptureReader,
+/// Packets of a live source wait at most this long in a partial batch.
+const LIVE_FLUSH: Duration = Duration::from_millis(20);
+
+fn read_all<S: PacketSource>(
+    source: &mut S,
     batch_tx: &Sender<ReaderMsg>,
     spare_rx: &Receiver<Batch>,
     cancel: &AtomicBool,
 ) -> ReaderEnd {
-    let mut end = ReaderEnd {
-        frames: 0,
-        skipped: BTreeMap::new(),
-        first_ts_ns: None,
-        last_ts_ns: None,
-        error: None,
-    };
+    let mut end = ReaderEnd::default();
+    let live = source.is_live();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut last_flush = Instant::now();
+    // Sends the batch; false when the consumer has gone or asked to stop.
+    let flush = |batch: &mut Batch, last_flush: &mut Instant| {
+        *last_flush = Instant::now();
+        if !batch.is_empty() {
+            let next = spare_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let full = std::mem::replace(batch, next);
+            if batch_tx.send(ReaderMsg::Batch(full)).is_err() {
+                return false;
+            }
+        }
+        !cancel.load(Ordering::Relaxed)
+    };
     loop {
-        match reader.next_packet() {
-            Ok(Some(p)) => {
+        match source.pull() {
+            Ok(Pulled::Packet(p)) => {
                 end.frames = p.frame;
                 end.first_ts_ns.get_or_insert(p.ts_ns);
                 end.last_ts_ns = Some(p.ts_ns);
@@ -287,19 +364,19 @@ fn read_all(
                     }
                     Err(skip) => *end.skipped.entry(skip).or_default() += 1,
                 }
-                if batch.len() == BATCH {
-                    let next = spare_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                    let full = std::mem::replace(&mut batch, next);
-                    if batch_tx.send(ReaderMsg::Batch(full)).is_err()
-                        || cancel.load(Ordering::Relaxed)
-                    {
-                        break;
-                    }
+                let due = batch.len() == BATCH
+                    || (live && last_flush.elapsed() >= LIVE_FLUSH)
+                    || (live && cancel.load(Ordering::Relaxed));
+                if due && !flush(&mut batch, &mut last_flush) {
+                    break;
                 }
             }
-            Ok(None) => break,
+            Ok(Pulled::Idle) => {
+                if !flush(&mut batch, &mut last_flush) {
+                    break;
+                }
+            }
+            Ok(Pulled::End) => break,
             Err(e) => {
                 end.error = Some(e);
                 break;
@@ -312,36 +389,64 @@ fn read_all(
     end
 }
 
+// One loop with its end: splitting it would pass a dozen locals around.
+#[allow(clippy::too_many_lines)]
 fn flow_thread(
     rx: &Receiver<ReaderMsg>,
     spare_tx: &Sender<Batch>,
-    info: SourceInfo,
+    side: SourceSide,
     options: Options,
     out: &Out,
-    counter: &ByteCounter,
 ) {
+    let SourceSide {
+        info,
+        counter,
+        live,
+    } = side;
     let mut tracker = FlowTracker::new(options.flow);
     let mut sent_packets: Vec<usize> = Vec::new();
+    let mut kernel: Vec<KernelReset> = Vec::new();
+    // Connections sent with a diagnosis lately, and those to send again because the kernel's
+    // record of their RST came after them.
+    let mut sent_diagnosed: Vec<u32> = Vec::new();
+    let mut again: Vec<u32> = Vec::new();
     let mut last_update = Instant::now();
     let yield_share = options.yield_share.clamp(0.0, 0.9);
     let mut busy_since = Instant::now();
     let mut frames_seen = 0u64;
+    // Something changed since the last update was sent.
+    let mut pending = false;
     let progress = |tracker: &FlowTracker, frames: u64| Progress {
         bytes_read: counter.get(),
         total_bytes: info.file_bytes,
         frames,
         tcp_packets: tracker.tcp_packets(),
         connections: tracker.connections().len() as u64,
+        capture: live.as_ref().map(|l| l.snapshot()),
     };
     let end = loop {
-        match rx.recv() {
-            Ok(ReaderMsg::Batch(mut batch)) => {
+        // Wake at the update interval even when nothing arrives, so that what came last is
+        // shown (a pipe or a capture that went quiet) and a capture's counters stay current.
+        let msg = match rx.recv_timeout(options.update_interval) {
+            Ok(msg) => Some(msg),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+            // The reader died without saying why: report what we have.
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                break ReaderEnd {
+                    frames: frames_seen,
+                    ..ReaderEnd::default()
+                };
+            }
+        };
+        match msg {
+            Some(ReaderMsg::Batch(mut batch)) => {
                 if let Some((frame, ..)) = batch.last() {
                     frames_seen = *frame;
                 }
                 for (frame, ts, seg, key) in &batch {
                     tracker.observe_keyed(*frame, *ts, seg, *key);
                 }
+                pending |= !batch.is_empty();
                 batch.clear();
                 let _ = spare_tx.try_send(batch);
                 // Pace: after working a few milliseconds, rest for the share asked.
@@ -350,34 +455,40 @@ fn flow_thread(
                     thread::sleep(worked.mul_f32(yield_share / (1.0 - yield_share)));
                     busy_since = Instant::now();
                 }
-                if last_update.elapsed() >= options.update_interval {
-                    last_update = Instant::now();
-                    if options.live_updates {
-                        let batch = changed_batch(&mut tracker, &mut sent_packets);
-                        if !out.send(Event::Connections(batch)) {
-                            return;
-                        }
-                    }
-                    if !out.send(Event::Progress(progress(&tracker, frames_seen))) {
-                        return;
-                    }
+            }
+            Some(ReaderMsg::Kernel(k)) => {
+                let conns = tracker.connections();
+                again.extend(sent_diagnosed.iter().copied().filter(|&id| {
+                    let c = &conns[id as usize];
+                    (c.client == k.src && c.server == k.dst)
+                        || (c.server == k.src && c.client == k.dst)
+                }));
+                kernel.push(k);
+                pending = true;
+            }
+            Some(ReaderMsg::Done(end)) => break end,
+            None => {}
+        }
+        if last_update.elapsed() >= options.update_interval && (pending || live.is_some()) {
+            last_update = Instant::now();
+            if options.live_updates && pending {
+                let batch = changed_batch(&mut tracker, &mut sent_packets, &kernel, &mut again);
+                sent_diagnosed.extend(batch.diagnoses.iter().map(|(id, _)| *id));
+                if sent_diagnosed.len() > 4096 {
+                    sent_diagnosed.drain(..2048);
+                }
+                if !out.send(Event::Connections(batch)) {
+                    return;
                 }
             }
-            Ok(ReaderMsg::Done(end)) => break end,
-            // The reader died without saying why: report what we have.
-            Err(_) => {
-                break ReaderEnd {
-                    frames: frames_seen,
-                    skipped: BTreeMap::new(),
-                    first_ts_ns: None,
-                    last_ts_ns: None,
-                    error: None,
-                };
+            pending = false;
+            if !out.send(Event::Progress(progress(&tracker, frames_seen))) {
+                return;
             }
         }
     };
     if options.live_updates {
-        let batch = changed_batch(&mut tracker, &mut sent_packets);
+        let batch = changed_batch(&mut tracker, &mut sent_packets, &kernel, &mut again);
         if !batch.connections.is_empty() {
             out.send(Event::Connections(batch));
         }
@@ -391,6 +502,17 @@ fn flow_thread(
             message: format!("{err}; the {} frames before it were analysed", end.frames),
         });
     }
+    for p in &end.problems {
+        warnings.push(Warning {
+            kind: if p.starts_with("the kernel's reasons") {
+                "kernel-reasons"
+            } else {
+                "capture"
+            },
+            frames: None,
+            message: p.clone(),
+        });
+    }
     for w in &warnings {
         out.send(Event::Warning(w.clone()));
     }
@@ -402,7 +524,14 @@ fn flow_thread(
         retained_packet_bytes: tracker.retained_packet_bytes() as u64,
     };
     let (connections, packets) = tracker.finish();
-    let (diagnoses, incidents) = diagnose::diagnose_all(&connections, &packets);
+    let (mut diagnoses, incidents) = diagnose::diagnose_all(&connections, &packets);
+    if !kernel.is_empty() {
+        for (c, d) in connections.iter().zip(&mut diagnoses) {
+            if let Some(d) = d {
+                diagnose::kernel::attach(d, c, &kernel);
+            }
+        }
+    }
     out.send(Event::End(Box::new(Outcome {
         analysis: Some(Analysis {
             source: info,
@@ -417,15 +546,30 @@ fn flow_thread(
     })));
 }
 
-fn changed_batch(tracker: &mut FlowTracker, sent_packets: &mut Vec<usize>) -> ConnectionBatch {
-    let ids = tracker.take_changed();
+fn changed_batch(
+    tracker: &mut FlowTracker,
+    sent_packets: &mut Vec<usize>,
+    kernel: &[KernelReset],
+    again: &mut Vec<u32>,
+) -> ConnectionBatch {
+    let mut ids = tracker.take_changed();
+    for id in again.drain(..) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     let mut batch = ConnectionBatch::default();
     sent_packets.resize(tracker.connections().len(), 0);
     for id in ids {
-        batch
-            .connections
-            .push(tracker.connections()[id as usize].clone());
+        let conn = &tracker.connections()[id as usize];
+        batch.connections.push(conn.clone());
         let records = tracker.packets(id);
+        if !conn.resets.is_empty()
+            && let Some(mut d) = diagnose::diagnose(conn, records)
+        {
+            diagnose::kernel::attach(&mut d, conn, kernel);
+            batch.diagnoses.push((id, d));
+        }
         let already = &mut sent_packets[id as usize];
         if records.len() > *already {
             batch.new_packets.push((id, records[*already..].to_vec()));

@@ -8,6 +8,7 @@
 //! one states the wire signature it looks for.
 
 pub mod causes;
+pub mod kernel;
 mod rules;
 mod signals;
 pub mod twopoint;
@@ -90,6 +91,9 @@ pub struct Diagnosis {
     pub fixes: Vec<String>,
     /// What evidence would settle it, when the verdict is not certain.
     pub would_settle: Option<String>,
+    /// The kernel's own record of sending this RST (live capture with kernel reasons).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<kernel::KernelWord>,
 }
 
 /// Something that involves several connections.

@@ -720,6 +720,7 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
             .map(|f| (*f).to_owned())
             .collect(),
         would_settle: finding.would_settle,
+        kernel: None,
     })
 }
 
@@ -809,6 +810,7 @@ fn complete(c: &Ctx, f: Finding) -> Diagnosis {
         explanation: f.cause.explanation().to_owned(),
         fixes: f.cause.fixes().iter().map(|x| (*x).to_owned()).collect(),
         would_settle: f.would_settle,
+        kernel: None,
     }
 }
 

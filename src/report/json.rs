@@ -165,7 +165,7 @@ pub struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(c: &Connection, diagnosis: Option<&'a Diagnosis>) -> Self {
+    pub fn new(c: &Connection, diagnosis: Option<&'a Diagnosis>) -> Self {
         let h = &c.handshake;
         Self {
             id: c.id,

@@ -211,7 +211,12 @@ fn row(c: &Connection, d: Option<&Diagnosis>, t0: i64) -> [String; 10] {
     ]
 }
 
-fn write_reset_block(out: &mut dyn Write, c: &Connection, d: Option<&Diagnosis>) -> io::Result<()> {
+/// One reset connection: its diagnosis, handshake, TTLs, idle gaps, FINs and every RST.
+pub fn write_reset_block(
+    out: &mut dyn Write,
+    c: &Connection,
+    d: Option<&Diagnosis>,
+) -> io::Result<()> {
     writeln!(
         out,
         "connection {}: {} -> {}, {}",
@@ -315,6 +320,18 @@ fn write_diagnosis(out: &mut dyn Write, d: &Diagnosis) -> io::Result<()> {
     )?;
     if let Some(t) = &d.known_timeout {
         writeln!(out, "  {t}")?;
+    }
+    if let Some(k) = &d.kernel {
+        let verdict = match k.agrees {
+            Some(true) => "agrees with the diagnosis",
+            Some(false) => "DOES NOT fit the diagnosis",
+            None => "says nothing about the cause",
+        };
+        writeln!(
+            out,
+            "  kernel (verified): this machine sent frame {} with reason {}, socket state {}: {}; {verdict}",
+            k.frame, k.reason, k.state, k.meaning
+        )?;
     }
     for e in &d.evidence {
         writeln!(out, "    frame {}: {}", e.frame, e.note)?;

@@ -11,8 +11,10 @@
 //! link-type bits, unsupported versions, header/trailer length mismatch). Those are exactly the
 //! cases a user's capture exercises, so the framing (a few hundred lines) lives here.
 
+pub mod live;
 mod pcap;
 mod pcapng;
+pub mod save;
 mod stream;
 
 use std::fs::File;
@@ -89,13 +91,20 @@ pub enum SourceError {
     },
     #[error("read error at byte {offset}: {cause}")]
     Io { offset: u64, cause: io::Error },
+    /// A live capture could not start (`partial: false`) or stopped (`partial: true`); the
+    /// message says what to do.
+    #[error("{message}")]
+    Capture { message: String, partial: bool },
 }
 
 impl SourceError {
     /// True when packets may have been read before this error (a partial result), false when
     /// the capture could not be opened at all.
     pub fn is_partial(&self) -> bool {
-        matches!(self, Self::Stopped { .. } | Self::Io { .. })
+        matches!(
+            self,
+            Self::Stopped { .. } | Self::Io { .. } | Self::Capture { partial: true, .. }
+        )
     }
 }
 
@@ -106,6 +115,8 @@ pub enum SourceSpec {
     Stdin,
     /// A capture held in memory (the desktop app's embedded samples), with a name to show.
     Bytes(String, std::sync::Arc<[u8]>),
+    /// A live capture on a network interface, saved as it arrives.
+    Live(live::LiveConfig),
 }
 
 impl SourceSpec {
@@ -123,6 +134,7 @@ impl SourceSpec {
             Self::File(p) => p.display().to_string(),
             Self::Stdin => "<stdin>".to_owned(),
             Self::Bytes(name, _) => name.clone(),
+            Self::Live(cfg) => format!("live capture on {}", cfg.interface),
         }
     }
 }
@@ -172,6 +184,8 @@ pub struct CaptureReader {
     frame: u64,
     compressed: bool,
     finished: bool,
+    /// [`Pulled::Idle`] was returned since the last packet.
+    idle_reported: bool,
 }
 
 /// Metadata known once the capture header has been read.
@@ -182,6 +196,33 @@ pub struct SourceInfo {
     pub gzip: bool,
     /// Size of the file in bytes, when it is a regular file.
     pub file_bytes: Option<u64>,
+    /// The interface, filter and save file of a live capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<live::LiveInfo>,
+}
+
+/// What a [`PacketSource`] has to give.
+#[derive(Debug)]
+pub enum Pulled<'a> {
+    Packet(Packet<'a>),
+    /// Nothing more right now: the next pull may wait (a pipe, a quiet network). Whoever
+    /// holds packets back for batching should pass them on.
+    Idle,
+    /// The end of the input.
+    End,
+}
+
+/// Anything packets are pulled from: a capture file or stream, or a live capture.
+pub trait PacketSource {
+    fn pull(&mut self) -> Result<Pulled<'_>, SourceError>;
+    /// A live capture: pulls return at least every few tens of milliseconds.
+    fn is_live(&self) -> bool {
+        false
+    }
+    /// Ends the input (a live capture finishes its save file); returns problems to report.
+    fn close(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl CaptureReader {
@@ -206,6 +247,12 @@ impl CaptureReader {
                 Box::new(io::Cursor::new(SharedBytes(std::sync::Arc::clone(bytes)))),
                 Some(bytes.len() as u64),
             ),
+            SourceSpec::Live(_) => {
+                return Err(SourceError::Capture {
+                    message: "a live capture is not read as a stream; use LiveSource".to_owned(),
+                    partial: false,
+                });
+            }
         };
         let counting = CountingRead {
             inner: raw,
@@ -217,6 +264,7 @@ impl CaptureReader {
             format,
             gzip,
             file_bytes,
+            live: None,
         };
         Ok((reader, info, counter))
     }
@@ -265,6 +313,7 @@ impl CaptureReader {
                 frame: 0,
                 compressed: gzip,
                 finished: false,
+                idle_reported: false,
             },
             format,
             gzip,
@@ -320,6 +369,23 @@ impl CaptureReader {
             },
             Damage::Io { offset, cause } => SourceError::Io { offset, cause },
         }
+    }
+}
+
+impl PacketSource for CaptureReader {
+    /// Reports [`Pulled::Idle`] once whenever everything buffered has been handed out, before
+    /// reading on: a pipe (`tcpdump -U -w - | rstscope -`) may then block until the next packet
+    /// arrives, and the packets already read should not wait with it.
+    fn pull(&mut self) -> Result<Pulled<'_>, SourceError> {
+        if !self.finished && !self.idle_reported && self.stream.available() == 0 {
+            self.idle_reported = true;
+            return Ok(Pulled::Idle);
+        }
+        self.idle_reported = false;
+        Ok(match self.next_packet()? {
+            Some(p) => Pulled::Packet(p),
+            None => Pulled::End,
+        })
     }
 }
 

@@ -636,9 +636,10 @@ fn error_advice(e: &crate::source::SourceError) -> String {
         E::UnknownFormat { .. } | E::Rejected(_) | E::Empty => {
             format!("{e}. rstscope reads pcap and pcapng files (gzip-compressed or not).")
         }
-        E::Stopped { .. } | E::Io { .. } => {
+        E::Stopped { .. } | E::Io { .. } | E::Capture { partial: true, .. } => {
             format!("{e}. The connections read before that point are shown.")
         }
+        E::Capture { .. } => format!("{e}."),
     }
 }
 

@@ -1,0 +1,139 @@
+//! The kernel's own word on a RST: joins what `tcp:tcp_send_reset` said (during a live capture
+//! on the machine that sent it) to the diagnosis of the RST it was about.
+//!
+//! Which reasons fit which causes was observed, not guessed: `sample-captures/make-captures`
+//! records the reason of every RST of every scenario (Linux 6.18), in `manifest.json`.
+
+use serde::Serialize;
+
+use super::{Cause, Confidence, Diagnosis, SenderKind};
+use crate::flow::{Connection, Dir};
+use crate::source::live::kernel::KernelReset;
+
+/// The kernel's record of sending a RST, beside the diagnosis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelWord {
+    /// The kernel's reason (`NO_SOCKET`, `TCP_ABORT_ON_CLOSE`, ...).
+    pub reason: String,
+    /// The socket's state when it sent the RST.
+    pub state: String,
+    /// The reason in words.
+    pub meaning: String,
+    /// The RST the record is about.
+    pub frame: u64,
+    /// Whether the reason fits the diagnosed cause; `None` when the reason says too little.
+    pub agrees: Option<bool>,
+}
+
+/// What each reason means, and the causes it is seen with.
+pub fn reason_meaning(reason: &str) -> (&'static str, &'static [Cause]) {
+    use Cause::{
+        AbortiveClose, IdleTimeout, KeepaliveTimeout, MassReset, NoSocket, ProbeAbort, Refused,
+        UnreadDataClose, WriteAfterClose,
+    };
+    match reason {
+        "NO_SOCKET" => (
+            "no socket matched the segment's addresses and ports (a closed port, or a socket that is gone)",
+            &[NoSocket, Refused, WriteAfterClose, MassReset],
+        ),
+        "TCP_ABORT_ON_CLOSE" => (
+            "the application closed the socket with received data it had not read",
+            &[UnreadDataClose, MassReset],
+        ),
+        "TCP_STATE" => (
+            "the application aborted the connection (close with SO_LINGER 0, or a disconnect)",
+            &[AbortiveClose, IdleTimeout, ProbeAbort, MassReset],
+        ),
+        "TCP_ABORT_ON_LINGER" => (
+            "the socket's linger time (or tcp_fin_timeout) ran out in FIN-WAIT-2",
+            &[AbortiveClose, IdleTimeout],
+        ),
+        "TCP_ABORT_ON_DATA" => (
+            "data arrived after the application had closed or shut down reading",
+            &[UnreadDataClose, WriteAfterClose],
+        ),
+        "TCP_DISCONNECT_WITH_DATA" => (
+            "the application disconnected with data still queued",
+            &[AbortiveClose, UnreadDataClose],
+        ),
+        "TCP_TIMEWAIT_SOCKET" => (
+            "a segment hit a connection already closed and waiting in TIME-WAIT",
+            &[WriteAfterClose],
+        ),
+        "TCP_KEEPALIVE_TIMEOUT" => (
+            "keep-alive probes went unanswered and the kernel gave up",
+            &[KeepaliveTimeout],
+        ),
+        "TCP_ABORT_ON_MEMORY" => (
+            "the kernel ran short of socket memory and dropped orphaned connections",
+            &[],
+        ),
+        "TCP_INVALID_ACK_SEQUENCE" | "TCP_TOO_OLD_ACK" | "TCP_ACK_UNSENT_DATA" | "TCP_OLD_ACK" => (
+            "a segment acknowledged data that does not fit the connection",
+            &[],
+        ),
+        "TCP_RFC7323_PAWS" => ("a segment failed the timestamp (PAWS) check", &[]),
+        "TCP_FLAGS" | "INVALID_SYN" => {
+            ("a segment had flags invalid in the connection's state", &[])
+        }
+        _ => ("the kernel did not say more", &[]),
+    }
+}
+
+/// How far apart (ns) a kernel record and a captured RST may be to be the same RST.
+const MATCH_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Attaches the kernel's record of the diagnosis's RST, if the kernel sent one.
+pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
+    let Some(rst) = c
+        .resets
+        .iter()
+        .find(|r| Some(r.frame) == d.rst_frame)
+        .or(c.resets.first())
+    else {
+        return;
+    };
+    let (from, to) = match rst.from {
+        Dir::Client => (c.client, c.server),
+        Dir::Server => (c.server, c.client),
+    };
+    let Some(k) = events
+        .iter()
+        .filter(|k| k.src == from && k.dst == to)
+        .filter(|k| (k.wall_ns - rst.ts_ns).abs() <= MATCH_WINDOW_NS)
+        .min_by_key(|k| (k.wall_ns - rst.ts_ns).abs())
+    else {
+        return;
+    };
+    let (meaning, causes) = reason_meaning(&k.reason);
+    let agrees = if d.sender_kind == SenderKind::Middlebox {
+        // The endpoint's own kernel sent it: nothing forged it.
+        Some(false)
+    } else if causes.is_empty() {
+        None
+    } else {
+        Some(causes.contains(&d.cause))
+    };
+    let first = d.kernel.is_none();
+    d.kernel = Some(KernelWord {
+        reason: k.reason.clone(),
+        state: k.state.clone(),
+        meaning: meaning.to_owned(),
+        frame: rst.frame,
+        agrees,
+    });
+    if first && agrees == Some(true) {
+        d.confidence = Confidence::High;
+        // The kernel's word settles what the capture alone could not.
+        d.would_settle = None;
+        d.confidence_reasons.push(format!(
+            "verified: this machine's kernel logged sending it, reason {} ({meaning})",
+            k.reason
+        ));
+    } else if first && agrees == Some(false) {
+        d.confidence_reasons.push(format!(
+            "this machine's kernel logged sending it with reason {} ({meaning}), which does not fit this cause",
+            k.reason
+        ));
+    }
+}
