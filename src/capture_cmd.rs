@@ -120,7 +120,12 @@ pub fn run(args: &CaptureArgs) -> ExitCode {
                     printer.progress(s);
                 }
             }
-            Event::Warning(w) => eprintln!("rstscope: warning: {}", w.message),
+            Event::Warning(w) => {
+                // Some warnings come as they happen and again with the final analysis.
+                if printer.warned.insert(w.message.clone()) {
+                    eprintln!("rstscope: warning: {}", w.message);
+                }
+            }
             Event::End(outcome) => return printer.end(*outcome),
         }
     }
@@ -177,6 +182,8 @@ struct Printer {
     dropped_reported: u64,
     /// The kernel's counters, as last reported.
     last_stats: Option<CaptureStats>,
+    /// Warnings printed.
+    warned: HashSet<String>,
     /// Standard output went away (`| head`).
     closed: bool,
 }
@@ -191,6 +198,7 @@ impl Printer {
             incidents_printed: HashSet::new(),
             dropped_reported: 0,
             last_stats: None,
+            warned: HashSet::new(),
             closed: false,
         }
     }

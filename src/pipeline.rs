@@ -223,6 +223,8 @@ struct ReaderEnd {
     error: Option<SourceError>,
     /// Problems the source reported when closing (a live capture's drops).
     problems: Vec<String>,
+    /// The kernel's RST records a live capture saved in the file being read.
+    saved_kernel: Vec<KernelReset>,
 }
 
 /// What the flow thread needs to know about the source.
@@ -276,8 +278,38 @@ fn drive<S: PacketSource>(
     cancel: &Arc<AtomicBool>,
     kernel_reasons: bool,
 ) {
-    out.send(Event::Started(side.info.clone()));
     let (batch_tx, batch_rx) = bounded::<ReaderMsg>(64);
+    // The kernel's reasons are being read before the capture is announced: a RST sent right
+    // after `Started` has its reason.
+    let mut problems = Vec::new();
+    // Kept for the save file as well as sent to the flow thread.
+    let kernel_log: Arc<std::sync::Mutex<Vec<KernelReset>>> = Arc::default();
+    let tracer = if kernel_reasons {
+        let tx = batch_tx.clone();
+        let log = Arc::clone(&kernel_log);
+        match Tracer::start(move |r| {
+            if let Ok(mut l) = log.lock() {
+                l.push(r.clone());
+            }
+            tx.send(ReaderMsg::Kernel(r)).is_ok()
+        }) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                problems.push(format!("the kernel's reasons are not shown: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    out.send(Event::Started(side.info.clone()));
+    for p in &problems {
+        out.send(Event::Warning(Warning {
+            kind: "kernel-reasons",
+            frames: None,
+            message: p.clone(),
+        }));
+    }
     // Emptied batches go back to the reader: batches are big enough that the allocator would
     // otherwise map and zero fresh pages for every one.
     let (spare_tx, spare_rx) = bounded::<Batch>(16);
@@ -298,19 +330,6 @@ fn drive<S: PacketSource>(
             return;
         }
     };
-    let mut problems = Vec::new();
-    let tracer = if kernel_reasons {
-        let tx = batch_tx.clone();
-        match Tracer::start(move |r| tx.send(ReaderMsg::Kernel(r)).is_ok()) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                problems.push(format!("the kernel's reasons are not shown: {e}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
     let mut end = read_all(source, &batch_tx, &spare_rx, cancel);
     // Let the tracer deliver what the kernel said about the last packets before it stops.
     if tracer.is_some() {
@@ -318,7 +337,9 @@ fn drive<S: PacketSource>(
     }
     drop(tracer);
     end.problems.extend(problems);
-    end.problems.extend(source.close());
+    let kernel = kernel_log.lock().map(|l| l.clone()).unwrap_or_default();
+    end.problems.extend(source.close(&kernel));
+    end.saved_kernel = source.saved_kernel_resets();
     let _ = batch_tx.send(ReaderMsg::Done(end));
     drop(batch_tx);
     let _ = flow.join();
@@ -466,7 +487,10 @@ fn flow_thread(
                 kernel.push(k);
                 pending = true;
             }
-            Some(ReaderMsg::Done(end)) => break end,
+            Some(ReaderMsg::Done(mut end)) => {
+                kernel.append(&mut end.saved_kernel);
+                break end;
+            }
             None => {}
         }
         if last_update.elapsed() >= options.update_interval && (pending || live.is_some()) {

@@ -135,3 +135,95 @@ fn cancel_ends_with_what_was_read() {
         .count();
     assert_eq!(ends, 1);
 }
+
+/// `tcpdump -U -w - | rstscope -`: connections show while the stream is still open, before any
+/// end of input. A named pipe stands in for standard input (same reads, same blocking).
+#[cfg(unix)]
+#[test]
+fn a_stream_that_stays_open_shows_its_connections_before_it_ends() {
+    use std::io::Write;
+    use std::time::Instant;
+
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-captures/abortive-close-server.pcap");
+    let bytes = std::fs::read(&sample).unwrap();
+    // Where the third record ends: the handshake is complete there.
+    let (mut reader, ..) =
+        rstscope::source::CaptureReader::open(&SourceSpec::File(sample.clone())).unwrap();
+    for _ in 0..3 {
+        reader.next_packet().unwrap().unwrap();
+    }
+    let cut = usize::try_from(reader.offset()).unwrap();
+    drop(reader);
+
+    let fifo = std::env::temp_dir().join(format!("rstscope-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (go_on_tx, go_on_rx) = std::sync::mpsc::channel::<()>();
+    let writer_path = fifo.clone();
+    let head = bytes[..cut].to_vec();
+    let tail = bytes[cut..].to_vec();
+    let writer = std::thread::Builder::new().name("fifo-writer".into());
+    let writer = writer
+        .spawn(move || {
+            let mut w = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&writer_path)
+                .unwrap();
+            w.write_all(&head).unwrap();
+            w.flush().unwrap();
+            // The stream stays open until the test has seen the connection.
+            go_on_rx.recv().unwrap();
+            w.write_all(&tail).unwrap();
+        })
+        .unwrap();
+    let options = Options {
+        live_updates: true,
+        ..Options::default()
+    };
+    let handle = pipeline::start(SourceSpec::File(fifo.clone()), options, None);
+    let began = Instant::now();
+    let mut shown_while_open = None;
+    let mut outcome = None;
+    while outcome.is_none() {
+        match handle
+            .events
+            .recv_timeout(Duration::from_secs(5))
+            .expect("an event within 5 s")
+        {
+            Event::Connections(batch) if shown_while_open.is_none() => {
+                assert_eq!(batch.connections.len(), 1);
+                let c = &batch.connections[0];
+                assert!(
+                    c.handshake.ack_frame.is_some(),
+                    "the whole handshake was sent"
+                );
+                assert!(c.resets.is_empty(), "the RST was not sent yet");
+                shown_while_open = Some(began.elapsed());
+                go_on_tx.send(()).unwrap();
+            }
+            Event::End(o) => outcome = Some(o),
+            _ => {}
+        }
+    }
+    writer.join().unwrap();
+    let latency = shown_while_open.expect("the connection was shown while the stream was open");
+    eprintln!(
+        "stream: connection shown {:.0} ms after the stream opened",
+        latency.as_secs_f64() * 1e3
+    );
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    let streamed = outcome.unwrap().analysis.unwrap();
+    let whole = pipeline::analyze(SourceSpec::File(sample), Options::default())
+        .analysis
+        .unwrap();
+    assert_eq!(streamed.stats, whole.stats);
+    assert_eq!(streamed.diagnoses, whole.diagnoses);
+    std::fs::remove_file(&fifo).unwrap();
+}

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{Cause, Confidence, Diagnosis, SenderKind};
+use super::{Actor, Cause, Confidence, Diagnosis, SenderKind};
 use crate::flow::{Connection, Dir};
 use crate::source::live::kernel::KernelReset;
 
@@ -80,6 +80,19 @@ pub fn reason_meaning(reason: &str) -> (&'static str, &'static [Cause]) {
     }
 }
 
+/// The cause a reason names by itself, when it names one: the kernel's record then outweighs
+/// what the packets suggest. `NO_SOCKET` does not (a closed port, a restarted server and a
+/// stale pooled connection all give it).
+pub fn reason_cause(reason: &str) -> Option<Cause> {
+    match reason {
+        "TCP_ABORT_ON_CLOSE" => Some(Cause::UnreadDataClose),
+        "TCP_STATE" => Some(Cause::AbortiveClose),
+        "TCP_KEEPALIVE_TIMEOUT" => Some(Cause::KeepaliveTimeout),
+        "TCP_TIMEWAIT_SOCKET" => Some(Cause::WriteAfterClose),
+        _ => None,
+    }
+}
+
 /// How far apart (ns) a kernel record and a captured RST may be to be the same RST.
 const MATCH_WINDOW_NS: i64 = 2_000_000_000;
 
@@ -115,6 +128,14 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
         Some(causes.contains(&d.cause))
     };
     let first = d.kernel.is_none();
+    let mut agrees = agrees;
+    if first
+        && agrees == Some(false)
+        && let Some(named) = reason_cause(&k.reason)
+    {
+        overrule(d, named, &k.reason, meaning, rst.frame);
+        agrees = Some(true);
+    }
     d.kernel = Some(KernelWord {
         reason: k.reason.clone(),
         state: k.state.clone(),
@@ -122,7 +143,13 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
         frame: rst.frame,
         agrees,
     });
-    if first && agrees == Some(true) {
+    if first
+        && agrees == Some(true)
+        && !d
+            .confidence_reasons
+            .iter()
+            .any(|r| r.starts_with("the kernel's record overrules"))
+    {
         d.confidence = Confidence::High;
         // The kernel's word settles what the capture alone could not.
         d.would_settle = None;
@@ -136,4 +163,38 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
             k.reason
         ));
     }
+}
+
+/// Replaces a diagnosis the packets suggested by the cause the kernel's record names.
+fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame: u64) {
+    let guessed = d.cause;
+    let side = match d.sender {
+        Dir::Client => "client",
+        Dir::Server => "server",
+    };
+    d.cause = cause;
+    d.sender_kind = SenderKind::Endpoint;
+    d.actor = match cause {
+        Cause::UnreadDataClose | Cause::AbortiveClose => Actor::Application,
+        _ => Actor::Kernel,
+    };
+    d.confidence = Confidence::High;
+    d.confidence_reasons.push(format!(
+        "the kernel's record overrules the packets: reason {reason} ({meaning}); the packets alone suggested {}",
+        guessed.id()
+    ));
+    let who = match d.actor {
+        Actor::Application => format!("The {side}'s application"),
+        _ => format!("The {side}'s kernel"),
+    };
+    d.summary = format!(
+        "{who} sent the RST (frame {frame}): this machine's kernel recorded why, {reason}: {meaning}."
+    );
+    cause.explanation().clone_into(&mut d.explanation);
+    d.fixes = cause.fixes().iter().map(|f| (*f).to_owned()).collect();
+    d.evidence.push(super::Evidence {
+        frame,
+        note: format!("tcp:tcp_send_reset on this machine: reason {reason}"),
+    });
+    d.would_settle = None;
 }

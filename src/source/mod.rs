@@ -219,8 +219,14 @@ pub trait PacketSource {
     fn is_live(&self) -> bool {
         false
     }
-    /// Ends the input (a live capture finishes its save file); returns problems to report.
-    fn close(&mut self) -> Vec<String> {
+    /// Ends the input (a live capture finishes its save file, with the kernel's RST records
+    /// given); returns problems to report.
+    fn close(&mut self, kernel: &[live::kernel::KernelReset]) -> Vec<String> {
+        let _ = kernel;
+        Vec::new()
+    }
+    /// The kernel's RST records saved in the input by an earlier live capture.
+    fn saved_kernel_resets(&mut self) -> Vec<live::kernel::KernelReset> {
         Vec::new()
     }
 }
@@ -386,6 +392,13 @@ impl PacketSource for CaptureReader {
             Some(p) => Pulled::Packet(p),
             None => Pulled::End,
         })
+    }
+
+    fn saved_kernel_resets(&mut self) -> Vec<live::kernel::KernelReset> {
+        match &mut self.framing {
+            Framing::PcapNg(state) => std::mem::take(&mut state.kernel_resets),
+            Framing::Pcap(_) => Vec::new(),
+        }
     }
 }
 

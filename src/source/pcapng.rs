@@ -12,6 +12,8 @@ const IDB: u32 = 1;
 const OBSOLETE_PACKET: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+const ISB: u32 = 5;
+const OPT_COMMENT: u16 = 1;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 /// Larger blocks are treated as damage. libpcap's limit is of the same order (16 MiB).
@@ -36,6 +38,8 @@ struct Interface {
 pub(super) struct PcapNgState {
     endian: Endian,
     interfaces: Vec<Interface>,
+    /// The kernel's RST records rstscope saved with a live capture (see `live::kernel`).
+    pub(super) kernel_resets: Vec<super::live::kernel::KernelReset>,
 }
 
 impl PcapNgState {
@@ -43,6 +47,7 @@ impl PcapNgState {
         let mut state = Self {
             endian: Endian::Little,
             interfaces: Vec::new(),
+            kernel_resets: Vec::new(),
         };
         match state.read_shb(s) {
             Ok(()) => Ok(state),
@@ -179,6 +184,16 @@ impl PcapNgState {
                     self.parse_spb(body)
                         .map_err(|r| Damage::stopped(start, r))?,
                 ),
+                ISB if body.len() >= 12 => {
+                    for (code, value) in Options::new(&body[12..], self.endian) {
+                        if code == OPT_COMMENT {
+                            let text = String::from_utf8_lossy(value);
+                            self.kernel_resets
+                                .extend(super::live::kernel::from_comment(&text));
+                        }
+                    }
+                    None
+                }
                 _ => None,
             };
             let pos = s.pos();

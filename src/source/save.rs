@@ -150,7 +150,8 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes the kernel's counters (an Interface Statistics Block), as dumpcap does at the end.
-    pub fn statistics(&mut self, s: &EndStats) -> io::Result<()> {
+    /// `comments` go into the block as `opt_comment` options (Wireshark shows them).
+    pub fn statistics(&mut self, s: &EndStats, comments: &[String]) -> io::Result<()> {
         let mut isb = Block::new(ISB);
         let (hi, lo) = split_ts(s.end_ns);
         isb.u32(0).u32(hi).u32(lo);
@@ -165,6 +166,9 @@ impl<W: Write> PcapngWriter<W> {
         isb.option(4, &s.received.to_ne_bytes());
         isb.option(5, &s.if_dropped.to_ne_bytes());
         isb.option(7, &s.os_dropped.to_ne_bytes());
+        for c in comments {
+            isb.option(1, c.as_bytes());
+        }
         isb.end_of_options();
         self.written += isb.write(&mut self.out)?;
         Ok(())
@@ -200,13 +204,16 @@ mod tests {
         for (ts, len, data) in frames {
             w.packet(ts, len, data).unwrap();
         }
-        w.statistics(&EndStats {
-            start_ns: frames[0].0,
-            end_ns: frames[2].0,
-            received: 3,
-            os_dropped: 1,
-            if_dropped: 0,
-        })
+        w.statistics(
+            &EndStats {
+                start_ns: frames[0].0,
+                end_ns: frames[2].0,
+                received: 3,
+                os_dropped: 1,
+                if_dropped: 0,
+            },
+            &["a comment".to_owned()],
+        )
         .unwrap();
         let written = w.written();
         let bytes = w.into_inner();

@@ -8,6 +8,7 @@
 //! clock with a marker written at start: the marker's trace time and the wall time it was
 //! written at give the offset.
 
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -31,6 +32,49 @@ pub struct KernelReset {
     pub wall_ns: i64,
 }
 
+/// The first line of a pcapng comment holding the kernel's records (one per line after it).
+const COMMENT_HEAD: &str =
+    "rstscope: RSTs this machine's kernel sent (tcp:tcp_send_reset): wall_ns src dst state reason";
+
+/// The records as pcapng comments (each under the 64 KiB option limit), saved with a capture
+/// so that analysing the file later shows the same verified reasons as the live view.
+pub fn to_comments(resets: &[KernelReset]) -> Vec<String> {
+    resets
+        .chunks(500)
+        .map(|chunk| {
+            let mut text = COMMENT_HEAD.to_owned();
+            for r in chunk {
+                let _ = write!(
+                    text,
+                    "\n{} {} {} {} {}",
+                    r.wall_ns, r.src, r.dst, r.state, r.reason
+                );
+            }
+            text
+        })
+        .collect()
+}
+
+/// Reads the records back from a comment written by [`to_comments`]; other comments give none.
+pub fn from_comment(text: &str) -> Vec<KernelReset> {
+    let mut lines = text.lines();
+    if lines.next() != Some(COMMENT_HEAD) {
+        return Vec::new();
+    }
+    lines
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            Some(KernelReset {
+                wall_ns: f.next()?.parse().ok()?,
+                src: f.next()?.parse().ok()?,
+                dst: f.next()?.parse().ok()?,
+                state: f.next()?.to_owned(),
+                reason: f.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
 const MARK_SYNC: &str = "rstscope-clock-sync";
 const MARK_STOP: &str = "rstscope-stop";
 
@@ -42,10 +86,25 @@ pub struct Tracer {
 }
 
 fn tracefs_root() -> Result<PathBuf, String> {
-    for root in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
-        let root = Path::new(root);
-        if root.join("instances").is_dir() {
-            return Ok(root.to_owned());
+    let find = || {
+        ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .iter()
+            .map(Path::new)
+            .find(|root| root.join("instances").is_dir())
+            .map(Path::to_owned)
+    };
+    if let Some(root) = find() {
+        return Ok(root);
+    }
+    // Not mounted: as root, mount it where the kernel provides the mount point (what
+    // `perf` and `bpftrace` do too).
+    if Path::new("/sys/kernel/tracing").is_dir() {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Some(root) = find() {
+            return Ok(root);
         }
     }
     Err(
@@ -107,12 +166,19 @@ impl Tracer {
                 return Err(format!("cannot read the trace: {e}"));
             }
         };
+        // The clock marker is written before returning, so that every RST from now on can be
+        // placed on the wall clock.
+        let before = now_ns();
+        if let Err(e) = mark(&instance, MARK_SYNC) {
+            let _ = fs::remove_dir(&instance);
+            return Err(format!("cannot write to the trace: {e}"));
+        }
+        let sync_wall = before.midpoint(now_ns());
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&stop);
-        let marker_dir = instance.clone();
         let spawned = thread::Builder::new()
             .name("rstscope-kernel".to_owned())
-            .spawn(move || read_events(pipe, &marker_dir, &stop_flag, &deliver));
+            .spawn(move || read_events(pipe, sync_wall, &stop_flag, &deliver));
         match spawned {
             Ok(handle) => Ok(Self {
                 instance: tracer_dir,
@@ -170,16 +236,13 @@ fn mark(instance: &Path, text: &str) -> std::io::Result<()> {
 
 fn read_events(
     pipe: File,
-    instance: &Path,
+    sync_wall: i64,
     stop: &AtomicBool,
     deliver: &(impl Fn(KernelReset) -> bool + Send),
 ) {
-    let sync_wall = now_ns();
     let mut offset_ns: Option<i64> = None;
-    if mark(instance, MARK_SYNC).is_err() {
-        return;
-    }
-    let sync_wall = sync_wall.midpoint(now_ns());
+    // RSTs traced before the marker (between enabling and marking) wait for the offset.
+    let mut early: Vec<(i64, KernelReset)> = Vec::new();
     let mut lines = BufReader::new(pipe).lines();
     while !stop.load(Ordering::Relaxed) {
         let Some(Ok(line)) = lines.next() else {
@@ -187,19 +250,27 @@ fn read_events(
         };
         match parse_line(&line) {
             Some(Line::Marker { trace_ns, text }) if text.starts_with(MARK_SYNC) => {
-                offset_ns = Some(sync_wall - trace_ns);
+                let offset = sync_wall - trace_ns;
+                offset_ns = Some(offset);
+                for (t, mut reset) in early.drain(..) {
+                    reset.wall_ns = t + offset;
+                    if !deliver(reset) {
+                        return;
+                    }
+                }
             }
             Some(Line::Reset {
                 trace_ns,
                 mut reset,
-            }) => {
-                // Events before the sync marker cannot occur (the instance is new), but be
-                // safe: without an offset the time is unknown and the wall clock stands in.
-                reset.wall_ns = offset_ns.map_or_else(now_ns, |o| trace_ns + o);
-                if !deliver(reset) {
-                    return;
+            }) => match offset_ns {
+                Some(offset) => {
+                    reset.wall_ns = trace_ns + offset;
+                    if !deliver(reset) {
+                        return;
+                    }
                 }
-            }
+                None => early.push((trace_ns, reset)),
+            },
             _ => {}
         }
     }
@@ -263,6 +334,31 @@ fn parse_seconds(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_survive_a_pcapng_comment() {
+        let r = |reason: &str, src: &str| KernelReset {
+            src: src.parse().unwrap(),
+            dst: "[fd00::2]:3333".parse().unwrap(),
+            state: "TCP_CLOSE".into(),
+            reason: reason.into(),
+            wall_ns: 1_764_000_000_123_456_789,
+        };
+        let records: Vec<KernelReset> = (0..1200)
+            .map(|i| {
+                r(
+                    if i % 2 == 0 { "NO_SOCKET" } else { "TCP_STATE" },
+                    "[fd00::1]:80",
+                )
+            })
+            .collect();
+        let comments = to_comments(&records);
+        assert_eq!(comments.len(), 3, "500 records per comment");
+        assert!(comments.iter().all(|c| c.len() < 65_535));
+        let back: Vec<KernelReset> = comments.iter().flat_map(|c| from_comment(c)).collect();
+        assert_eq!(back, records);
+        assert!(from_comment("captured at the office").is_empty());
+    }
 
     #[test]
     fn parses_the_kernels_lines() {

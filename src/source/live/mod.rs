@@ -363,7 +363,7 @@ impl PacketSource for LiveSource {
         true
     }
 
-    fn close(&mut self) -> Vec<String> {
+    fn close(&mut self, kernel: &[kernel::KernelReset]) -> Vec<String> {
         self.housekeeping();
         let stats = self.counters.snapshot();
         if let Some(mut w) = self.writer.take() {
@@ -374,7 +374,8 @@ impl PacketSource for LiveSource {
                 os_dropped: stats.dropped,
                 if_dropped: stats.if_dropped,
             };
-            if let Err(e) = w.statistics(&end).and_then(|()| w.flush()) {
+            let comments = kernel::to_comments(kernel);
+            if let Err(e) = w.statistics(&end, &comments).and_then(|()| w.flush()) {
                 self.save_error = Some(format!(
                     "finishing {} failed: {e}",
                     self.info.saved_to.display()
