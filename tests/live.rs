@@ -494,3 +494,76 @@ fn ctrl_c_on_a_quiet_capture_ends_it_cleanly_with_a_valid_file() {
     );
     let _ = std::fs::remove_file(&save);
 }
+
+/// The desktop app, fed by a live capture: how soon a reset shows as a diagnosed row.
+#[test]
+fn the_app_shows_each_live_reset_within_a_quarter_second() {
+    use rstscope::source::live::LiveConfig;
+    use rstscope::ui::{RstscopeApp, Settings};
+
+    if !live_ready("app live capture") {
+        return;
+    }
+    let ctx = eframe::egui::Context::default();
+    let mut app = RstscopeApp::with_settings(Settings::default());
+    let save = temp_path("app.pcapng");
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let filter = ports
+        .iter()
+        .map(|p| format!("tcp port {p}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let mut config = LiveConfig::new("lo");
+    config.filter = filter;
+    config.save_to = Some(save.clone());
+    app.start_capture(&ctx, config);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.model().is_none_or(|m| m.live.is_none()) {
+        assert!(Instant::now() < deadline, "the capture did not start");
+        app.pump(&ctx);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut latencies = Vec::new();
+    for &port in &ports {
+        let sent = Instant::now();
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+        loop {
+            app.pump(&ctx);
+            let m = app.model().unwrap();
+            let shown = app.shown_rows().iter().any(|&id| {
+                m.connections[id as usize].server.port() == port
+                    && m.diagnosis(id).is_some_and(|d| d.cause.id() == "refused")
+            });
+            if shown {
+                latencies.push(sent.elapsed());
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(5),
+                "port {port} never shown"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    latencies.sort();
+    let ms: Vec<String> = latencies
+        .iter()
+        .map(|l| format!("{:.0}", l.as_secs_f64() * 1e3))
+        .collect();
+    eprintln!(
+        "app: each refused connection shown as a diagnosed row after {} ms",
+        ms.join(", ")
+    );
+    assert!(
+        latencies[2] < Duration::from_millis(250),
+        "median {:?}",
+        latencies[2]
+    );
+    app.stop_capture();
+    assert!(app.wait_until_loaded(&ctx, Duration::from_secs(5)));
+    let m = app.model().unwrap();
+    assert!(m.complete);
+    assert_eq!(m.live.as_ref().unwrap().saved_to, save);
+    assert_eq!(m.connections.len(), ports.len());
+    std::fs::remove_file(&save).unwrap();
+}

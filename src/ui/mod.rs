@@ -4,6 +4,7 @@
 //! drains their events within a frame budget, keeps what they say in a [`model::Model`], and
 //! draws it. It is the only part of the crate that imports egui.
 
+pub mod capture;
 pub mod detail;
 pub mod filter;
 pub mod model;
@@ -34,6 +35,10 @@ const LOADING_YIELD: f32 = 0.7;
 
 /// While loading, the table and summary follow new data this often.
 const DATA_REFRESH: Duration = Duration::from_millis(300);
+
+/// A live capture's batches and view refreshes come this often: together with the capture's
+/// own poll (50 ms) a packet shows within about 200 ms.
+const LIVE_UPDATE: Duration = Duration::from_millis(50);
 
 /// Settings remembered between runs (eframe persistence).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -83,6 +88,8 @@ pub struct RstscopeApp {
     partner: Option<Partner>,
     /// What the two-point cross-check found, for the summary strip.
     pub two_point: Option<String>,
+    /// The Capture window.
+    pub capture: capture::CaptureDialog,
 }
 
 /// The second capture of a two-point pair: analysed without live updates, then used as proof
@@ -181,6 +188,7 @@ impl RstscopeApp {
             perf: std::env::var_os("RSTSCOPE_PERF").map(|_| PerfLog::default()),
             partner: None,
             two_point: None,
+            capture: capture::CaptureDialog::default(),
         }
     }
 
@@ -227,10 +235,21 @@ impl RstscopeApp {
         }
         let name = spec.display_name();
         let waker_ctx = ctx.clone();
-        let options = Options {
-            live_updates: true,
-            yield_share: LOADING_YIELD,
-            ..Options::default()
+        let live = matches!(spec, SourceSpec::Live(_));
+        let options = if live {
+            // A live capture must keep up with the network (no resting), and show what
+            // arrives within a quarter of a second.
+            Options {
+                live_updates: true,
+                update_interval: LIVE_UPDATE,
+                ..Options::default()
+            }
+        } else {
+            Options {
+                live_updates: true,
+                yield_share: LOADING_YIELD,
+                ..Options::default()
+            }
         };
         let handle = pipeline::start(
             spec,
@@ -266,7 +285,14 @@ impl RstscopeApp {
                 break;
             };
             match event {
-                Event::Started(_) | Event::Warning(_) => {}
+                Event::Started(info) => model.live = info.live,
+                Event::Warning(w) => {
+                    // A live capture's problems (drops, the kernel's reasons unavailable)
+                    // matter while it runs; a file's are listed with its analysis.
+                    if model.live.is_some() && !model.complete {
+                        self.error = Some(w.message);
+                    }
+                }
                 Event::Progress(p) => model.progress = p,
                 Event::Connections(batch) => {
                     model.apply_batch(batch);
@@ -390,10 +416,10 @@ impl RstscopeApp {
     fn refresh_view(&mut self) {
         // Sorting and summing a million connections is not free: while a capture loads, its
         // batches refresh the view a few times a second, not at every frame.
+        let live = self.model.as_ref().is_some_and(|m| m.live.is_some());
+        let every = if live { LIVE_UPDATE } else { DATA_REFRESH };
         let data_due = self.data_dirty
-            && (!self.is_loading()
-                || self.view.is_empty()
-                || self.last_refresh.elapsed() >= DATA_REFRESH);
+            && (!self.is_loading() || self.view.is_empty() || self.last_refresh.elapsed() >= every);
         if !self.view_dirty && !data_due {
             return;
         }
@@ -508,6 +534,14 @@ impl RstscopeApp {
                     self.pick_file(&ctx);
                 }
                 if ui
+                    .button("Capture...")
+                    .on_hover_text("Capture live on a network interface; every packet is saved")
+                    .clicked()
+                {
+                    ui.close();
+                    self.capture.show();
+                }
+                if ui
                     .button("Open two-point capture...")
                     .on_hover_text("The same traffic captured at two places (client and server): each proves the other's RSTs")
                     .clicked()
@@ -552,7 +586,11 @@ impl RstscopeApp {
                 ui.separator();
                 egui::global_theme_preference_buttons(ui);
             });
-            if let Loading::Running { handle, started } = &self.loading {
+            let live = self.model.as_ref().is_some_and(|m| m.live.is_some());
+            if !self.is_loading() && ui.button("Capture...").clicked() {
+                self.capture.show();
+            }
+            if let (Loading::Running { handle, started }, false) = (&self.loading, live) {
                 ui.separator();
                 let progress = self.model.as_ref().map(|m| m.progress).unwrap_or_default();
                 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
@@ -586,6 +624,57 @@ impl RstscopeApp {
         });
     }
 
+    /// The strip over a live capture, with Stop (while it runs) and Save As (after).
+    fn capture_strip(&mut self, ui: &mut egui::Ui) {
+        let Some(m) = self.model.as_ref() else {
+            return;
+        };
+        let Some(info) = m.live.clone() else {
+            return;
+        };
+        let (stats, frames, conns) = (
+            m.progress.capture,
+            m.progress.frames,
+            m.progress.connections,
+        );
+        let running = self.is_loading();
+        let action = egui::Panel::top("capture-strip")
+            .show(ui, |ui| {
+                capture::strip_ui(ui, &info, stats, frames, conns, running)
+            })
+            .inner;
+        match action {
+            capture::StripAction::Stop => {
+                if let Loading::Running { handle, .. } = &self.loading {
+                    handle.cancel();
+                }
+            }
+            capture::StripAction::SaveAs => match capture::save_as(&info.saved_to) {
+                Ok(_) => {}
+                Err(e) => self.error = Some(e),
+            },
+            capture::StripAction::None => {}
+        }
+    }
+
+    /// Starts a live capture (as the Capture window's Start button does).
+    pub fn start_capture(&mut self, ctx: &egui::Context, config: crate::source::live::LiveConfig) {
+        self.open(ctx, SourceSpec::Live(config));
+    }
+
+    /// Stops a running live capture; its final analysis follows.
+    pub fn stop_capture(&mut self) {
+        if let Loading::Running { handle, .. } = &self.loading {
+            handle.cancel();
+        }
+    }
+
+    /// Takes in what the pipeline sent since the last frame (what each frame does first).
+    pub fn pump(&mut self, ctx: &egui::Context) {
+        self.drain(ctx);
+        self.refresh_view();
+    }
+
     fn close_capture(&mut self) {
         if let Loading::Running { handle, .. } = &self.loading {
             handle.cancel();
@@ -602,6 +691,13 @@ impl RstscopeApp {
             ui.label(
                 "Open a capture (File > Open, Ctrl+O, or drop a file here), or pick one of these real resets recorded from Linux stacks in a lab. Each shows one cause.",
             );
+            if ui
+                .button("Capture live traffic...")
+                .on_hover_text("Pick an interface and watch connections and explained resets appear as they happen")
+                .clicked()
+            {
+                self.capture.show();
+            }
             ui.add_space(8.0);
             let samples = self.samples.clone();
             for s in &samples {
@@ -670,8 +766,10 @@ impl eframe::App for RstscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
         self.frame_ui(ui);
-        if self.is_loading() {
-            // Keep animating (the progress bar, new rows) while the capture loads.
+        let live = self.model.as_ref().is_some_and(|m| m.live.is_some());
+        if self.is_loading() && !live {
+            // Keep animating (the progress bar, new rows) while the capture loads. A live
+            // capture repaints when its events come (several times a second).
             ui.ctx().request_repaint();
             if let Some(p) = &mut self.perf {
                 if let Some(last) = p.last_frame {
@@ -704,6 +802,12 @@ impl RstscopeApp {
                 });
             });
         }
+        if self.capture.open
+            && let Some(cfg) = self.capture.window(&ctx)
+        {
+            self.open(&ctx, SourceSpec::Live(cfg));
+        }
+        self.capture_strip(ui);
         if self.model.is_none() {
             egui::CentralPanel::default().show(ui, |ui| self.welcome_ui(ui));
             return;

@@ -24,6 +24,8 @@ pub struct Model {
     pub t_end_ns: i64,
     /// The analysis has ended (the diagnosis is in).
     pub complete: bool,
+    /// A live capture's interface, filter and save file.
+    pub live: Option<crate::source::live::LiveInfo>,
 }
 
 impl Model {
@@ -54,6 +56,13 @@ impl Model {
                 p.extend(records);
             }
         }
+        for (id, d) in batch.diagnoses {
+            let id = id as usize;
+            if id >= self.diagnoses.len() {
+                self.diagnoses.resize(id + 1, None);
+            }
+            self.diagnoses[id] = Some(d);
+        }
     }
 
     /// Replaces everything with the final analysis.
@@ -65,6 +74,7 @@ impl Model {
         self.diagnoses = a.diagnoses;
         self.incidents = a.incidents;
         self.warnings = a.warnings;
+        self.live.clone_from(&a.source.live);
         self.complete = true;
     }
 
