@@ -189,7 +189,10 @@ pub fn strip_ui(
     let mut action = StripAction::None;
     ui.horizontal_wrapped(|ui| {
         if running {
-            ui.label(RichText::new("● Capturing").color(egui::Color32::from_rgb(200, 40, 40)).strong());
+            // A recording dot, drawn (the bundled fonts have no such glyph).
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 5.0, egui::Color32::from_rgb(210, 40, 40));
+            ui.strong("Capturing");
         } else {
             ui.strong("Capture ended");
         }

@@ -248,6 +248,27 @@ fn cause_ui(
                     ui.add(egui::Label::new(t).wrap());
                     ui.end_row();
                 }
+                if let Some(k) = &d.kernel {
+                    ui.label("Kernel (verified)").on_hover_text(
+                        "Recorded by this machine's kernel (tracepoint tcp:tcp_send_reset) while capturing",
+                    );
+                    let verdict = match k.agrees {
+                        Some(true) => "fits the cause",
+                        Some(false) => "does NOT fit the cause",
+                        None => "says nothing about the cause",
+                    };
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(format!(
+                                "{} (socket {}): {}; {verdict}",
+                                k.reason, k.state, k.meaning
+                            ))
+                            .strong(),
+                        )
+                        .wrap(),
+                    );
+                    ui.end_row();
+                }
             });
             ui.add_space(6.0);
             ui.strong("Evidence");
