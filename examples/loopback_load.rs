@@ -4,6 +4,13 @@
 //! `cargo run --release --example loopback_load -- PORT WRITES_PER_SEC SECONDS [CONNECTIONS]`
 //! Each write is 64 bytes with Nagle off, so one write is one segment; the receiver's ACKs
 //! add packets of their own (the capture counts both).
+// A measuring tool: failing loudly and rounding rates are what it should do.
+#![allow(
+    clippy::expect_used,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,7 +30,7 @@ fn main() {
             let reader = std::thread::Builder::new().name("sink-conn".into());
             let _ = reader.spawn(move || {
                 let mut s = stream;
-                let mut buf = [0u8; 65536];
+                let mut buf = vec![0u8; 65536];
                 while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
             });
         }

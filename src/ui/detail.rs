@@ -249,25 +249,7 @@ fn cause_ui(
                     ui.end_row();
                 }
                 if let Some(k) = &d.kernel {
-                    ui.label("Kernel (verified)").on_hover_text(
-                        "Recorded by this machine's kernel (tracepoint tcp:tcp_send_reset) while capturing",
-                    );
-                    let verdict = match k.agrees {
-                        Some(true) => "fits the cause",
-                        Some(false) => "does NOT fit the cause",
-                        None => "says nothing about the cause",
-                    };
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new(format!(
-                                "{} (socket {}): {}; {verdict}",
-                                k.reason, k.state, k.meaning
-                            ))
-                            .strong(),
-                        )
-                        .wrap(),
-                    );
-                    ui.end_row();
+                    kernel_row(ui, k);
                 }
             });
             ui.add_space(6.0);
@@ -761,4 +743,27 @@ fn packets_ui(ui: &mut egui::Ui, c: &Connection, packets: &[PacketRecord], st: &
                 });
             });
         });
+}
+
+/// The kernel's own record of the RST, as a row of the cause grid.
+fn kernel_row(ui: &mut egui::Ui, k: &crate::diagnose::kernel::KernelWord) {
+    ui.label("Kernel (verified)").on_hover_text(
+        "Recorded by this machine's kernel (tracepoint tcp:tcp_send_reset) while capturing",
+    );
+    let verdict = match k.agrees {
+        Some(true) => "fits the cause",
+        Some(false) => "does NOT fit the cause",
+        None => "says nothing about the cause",
+    };
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "{} (socket {}): {}; {verdict}",
+                k.reason, k.state, k.meaning
+            ))
+            .strong(),
+        )
+        .wrap(),
+    );
+    ui.end_row();
 }

@@ -36,10 +36,10 @@ const IF_CONNECTION_STATUS_DISCONNECTED: c_uint = 0x20;
 
 const TSTAMP_PRECISION_NANO: c_int = 1;
 
-/// Immediate mode on Linux makes libpcap fall back from TPACKET_V3 to TPACKET_V2, whose ring
+/// Immediate mode on Linux makes libpcap fall back from `TPACKET_V3` to `TPACKET_V2`, whose ring
 /// has fixed slots as large as the interface's MTU: 64 KiB on loopback, so a 32 MiB buffer
 /// holds 500 packets and overflows in milliseconds at 70,000 packets/s (measured: 8% lost).
-/// TPACKET_V3 packs packets by their size and hands over a block when it is full or when the
+/// `TPACKET_V3` packs packets by their size and hands over a block when it is full or when the
 /// timeout passes, which bounds the wait as well. macOS's BPF needs immediate mode to hand
 /// packets over before its buffer fills.
 const IMMEDIATE: bool = !cfg!(target_os = "linux");
