@@ -232,6 +232,9 @@ struct SourceSide {
     info: SourceInfo,
     counter: ByteCounter,
     live: Option<Arc<LiveCounters>>,
+    /// Set when the consumer has gone, so that the reader stops too (a quiet live capture
+    /// would otherwise never notice).
+    cancel: Arc<AtomicBool>,
 }
 
 /// The reader thread's body: opens the source, starts the flow thread, decodes.
@@ -252,6 +255,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             info,
             counter: ByteCounter::default(),
             live: Some(source.counters()),
+            cancel: Arc::clone(cancel),
         };
         let kernel = cfg.kernel_reasons;
         drive(&mut source, side, options, out, cancel, kernel);
@@ -264,6 +268,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             info,
             counter,
             live: None,
+            cancel: Arc::clone(cancel),
         };
         drive(&mut reader, side, options, out, cancel, false);
     }
@@ -423,7 +428,9 @@ fn flow_thread(
         info,
         counter,
         live,
+        cancel,
     } = side;
+    let gone = || cancel.store(true, Ordering::Relaxed);
     let mut tracker = FlowTracker::new(options.flow);
     let mut sent_packets: Vec<usize> = Vec::new();
     let mut kernel: Vec<KernelReset> = Vec::new();
@@ -502,12 +509,12 @@ fn flow_thread(
                     sent_diagnosed.drain(..2048);
                 }
                 if !out.send(Event::Connections(batch)) {
-                    return;
+                    return gone();
                 }
             }
             pending = false;
             if !out.send(Event::Progress(progress(&tracker, frames_seen))) {
-                return;
+                return gone();
             }
         }
     };

@@ -257,3 +257,29 @@ fn two_point_capture_proves_the_forged_rst_in_the_cause_panel() {
         "the cause panel cites the server's capture as evidence"
     );
 }
+
+/// The Capture window lists this machine's interfaces with their addresses (libpcap needed:
+/// CI installs it; elsewhere the test says it was skipped unless `RSTSCOPE_REQUIRE_LIVE`).
+#[test]
+fn capture_window_lists_interfaces_with_addresses_and_state() {
+    if let Err(why) = rstscope::source::live::libpcap_version() {
+        assert!(std::env::var_os("RSTSCOPE_REQUIRE_LIVE").is_none(), "{why}");
+        eprintln!("capture window: skipped, {why}");
+        return;
+    }
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Capture live traffic...").click_accesskit();
+    h.run_steps(3);
+    assert!(h.state().capture.open, "the Capture window opened");
+    // The loopback interface is on every Linux machine, with 127.0.0.1.
+    if cfg!(target_os = "linux") {
+        assert!(h.query_by_label("lo").is_some(), "lo is listed");
+        assert!(
+            h.query_by_label("127.0.0.1  ::1").is_some() || h.query_by_label("127.0.0.1").is_some(),
+            "lo's address is shown"
+        );
+    }
+    assert!(h.query_by_label("Start capture").is_some());
+    assert_eq!(h.state().capture.filter, "tcp", "the default filter");
+}

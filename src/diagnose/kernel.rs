@@ -129,9 +129,16 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
     };
     let first = d.kernel.is_none();
     let mut agrees = agrees;
+    // This machine's kernel sent it: a verdict of forgery on the path cannot stand.
+    let named = reason_cause(&k.reason).or_else(|| {
+        (d.sender_kind == SenderKind::Middlebox).then_some(match k.reason.as_str() {
+            "NO_SOCKET" => Cause::NoSocket,
+            _ => Cause::Unknown,
+        })
+    });
     if first
         && agrees == Some(false)
-        && let Some(named) = reason_cause(&k.reason)
+        && let Some(named) = named
     {
         overrule(d, named, &k.reason, meaning, rst.frame);
         agrees = Some(true);

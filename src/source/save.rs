@@ -38,6 +38,8 @@ pub struct PcapngWriter<W: Write> {
 struct Block {
     kind: u32,
     body: Vec<u8>,
+    /// An option was too long to write.
+    too_long: bool,
 }
 
 impl Block {
@@ -45,6 +47,7 @@ impl Block {
         Self {
             kind,
             body: Vec::with_capacity(64),
+            too_long: false,
         }
     }
     fn u16(&mut self, v: u16) -> &mut Self {
@@ -65,10 +68,15 @@ impl Block {
         }
     }
     /// An option: code, length, value padded to 32 bits.
+    /// Values longer than an option can hold (65,535 bytes) are cut at a UTF-8 boundary by
+    /// callers; here they are refused rather than silently cut.
     fn option(&mut self, code: u16, value: &[u8]) -> &mut Self {
-        let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
+        let Ok(len) = u16::try_from(value.len()) else {
+            self.too_long = true;
+            return self;
+        };
         self.u16(code).u16(len);
-        self.body.extend_from_slice(&value[..usize::from(len)]);
+        self.body.extend_from_slice(value);
         self.pad();
         self
     }
@@ -76,6 +84,12 @@ impl Block {
         self.u32(0)
     }
     fn write(&self, out: &mut impl Write) -> io::Result<u64> {
+        if self.too_long {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a pcapng option longer than 65,535 bytes",
+            ));
+        }
         let total = u32::try_from(self.body.len() + 12)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "block too large"))?;
         out.write_all(&self.kind.to_ne_bytes())?;

@@ -13,8 +13,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,21 +37,28 @@ const COMMENT_HEAD: &str =
 /// The records as pcapng comments (each under the 64 KiB option limit), saved with a capture
 /// so that analysing the file later shows the same verified reasons as the live view.
 pub fn to_comments(resets: &[KernelReset]) -> Vec<String> {
-    resets
-        .chunks(500)
-        .map(|chunk| {
-            let mut text = COMMENT_HEAD.to_owned();
-            for r in chunk {
-                let _ = write!(
-                    text,
-                    "\n{} {} {} {} {}",
-                    r.wall_ns, r.src, r.dst, r.state, r.reason
-                );
-            }
-            text
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut text = COMMENT_HEAD.to_owned();
+    for r in resets {
+        let mut line = String::new();
+        let _ = write!(
+            line,
+            "\n{} {} {} {} {}",
+            r.wall_ns, r.src, r.dst, r.state, r.reason
+        );
+        if text.len() + line.len() > COMMENT_MAX {
+            out.push(std::mem::replace(&mut text, COMMENT_HEAD.to_owned()));
+        }
+        text.push_str(&line);
+    }
+    if text.len() > COMMENT_HEAD.len() {
+        out.push(text);
+    }
+    out
 }
+
+/// A pcapng option holds at most 65,535 bytes.
+const COMMENT_MAX: usize = 60_000;
 
 /// Reads the records back from a comment written by [`to_comments`]; other comments give none.
 pub fn from_comment(text: &str) -> Vec<KernelReset> {
@@ -66,8 +71,8 @@ pub fn from_comment(text: &str) -> Vec<KernelReset> {
             let mut f = l.split(' ');
             Some(KernelReset {
                 wall_ns: f.next()?.parse().ok()?,
-                src: f.next()?.parse().ok()?,
-                dst: f.next()?.parse().ok()?,
+                src: canonical(f.next()?.parse().ok()?),
+                dst: canonical(f.next()?.parse().ok()?),
                 state: f.next()?.to_owned(),
                 reason: f.next()?.to_owned(),
             })
@@ -81,7 +86,6 @@ const MARK_STOP: &str = "rstscope-stop";
 /// A running tracer; stops and removes its tracefs instance when dropped.
 pub struct Tracer {
     instance: PathBuf,
-    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -174,15 +178,12 @@ impl Tracer {
             return Err(format!("cannot write to the trace: {e}"));
         }
         let sync_wall = before.midpoint(now_ns());
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
         let spawned = thread::Builder::new()
             .name("rstscope-kernel".to_owned())
-            .spawn(move || read_events(pipe, sync_wall, &stop_flag, &deliver));
+            .spawn(move || read_events(pipe, sync_wall, &deliver));
         match spawned {
             Ok(handle) => Ok(Self {
                 instance: tracer_dir,
-                stop,
                 thread: Some(handle),
             }),
             Err(e) => {
@@ -195,10 +196,12 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Wake the reader, which blocks until the trace has something to say.
-        let _ = mark(&self.instance, MARK_STOP);
-        if let Some(t) = self.thread.take() {
+        // The reader reads on until this marker, so records before it are delivered; it also
+        // wakes the reader, which blocks until the trace has something to say. Without the
+        // marker the reader would never return: leave it (it ends with the process).
+        if mark(&self.instance, MARK_STOP).is_ok()
+            && let Some(t) = self.thread.take()
+        {
             let _ = t.join();
         }
         let _ = write(&self.instance, "events/tcp/tcp_send_reset/enable", "0");
@@ -234,21 +237,23 @@ fn mark(instance: &Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-fn read_events(
-    pipe: File,
-    sync_wall: i64,
-    stop: &AtomicBool,
-    deliver: &(impl Fn(KernelReset) -> bool + Send),
-) {
+fn read_events(pipe: File, sync_wall: i64, deliver: &(impl Fn(KernelReset) -> bool + Send)) {
     let mut offset_ns: Option<i64> = None;
     // RSTs traced before the marker (between enabling and marking) wait for the offset.
     let mut early: Vec<(i64, KernelReset)> = Vec::new();
-    let mut lines = BufReader::new(pipe).lines();
-    while !stop.load(Ordering::Relaxed) {
-        let Some(Ok(line)) = lines.next() else {
-            return;
-        };
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        // Bytes, not `lines()`: a task name cut inside a UTF-8 character must not end tracing.
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf);
         match parse_line(&line) {
+            // What the kernel recorded before the stop marker has been read: done.
+            Some(Line::Marker { text, .. }) if text.starts_with(MARK_STOP) => return,
             Some(Line::Marker { trace_ns, text }) if text.starts_with(MARK_SYNC) => {
                 let offset = sync_wall - trace_ns;
                 offset_ns = Some(offset);
@@ -308,16 +313,35 @@ fn parse_line(line: &str) -> Option<Line> {
         rest.split_whitespace()
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
     };
+    // Linux 6.10 and later: `src=IP:PORT dest=IP:PORT ... reason=...`. Before: the
+    // tcp_event_sk_skb format, `sport=P dport=P saddr=IPv4 daddr=IPv4 saddrv6=IPv6 daddrv6=IPv6`.
+    let (src, dst) = if let (Some(s), Some(d)) = (field("src"), field("dest")) {
+        (s.parse().ok()?, d.parse().ok()?)
+    } else {
+        let v6 = |a: &str, p: &str| -> Option<SocketAddr> {
+            Some(SocketAddr::new(
+                field(a)?.parse::<std::net::Ipv6Addr>().ok()?.into(),
+                field(p)?.parse().ok()?,
+            ))
+        };
+        (v6("saddrv6", "sport")?, v6("daddrv6", "dport")?)
+    };
     Some(Line::Reset {
         trace_ns,
         reset: KernelReset {
-            src: field("src")?.parse().ok()?,
-            dst: field("dest")?.parse().ok()?,
+            src: canonical(src),
+            dst: canonical(dst),
             state: field("state").unwrap_or("UNKNOWN").to_owned(),
             reason: field("reason").unwrap_or("NOT_SPECIFIED").to_owned(),
             wall_ns: 0,
         },
     })
+}
+
+/// A dual-stack (IPv6) socket's IPv4 peer is printed as `::ffff:a.b.c.d`; packets carry the
+/// IPv4 address.
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 /// `12345.678901` (seconds with 6 or 9 decimals) in nanoseconds.
@@ -353,8 +377,8 @@ mod tests {
             })
             .collect();
         let comments = to_comments(&records);
-        assert_eq!(comments.len(), 3, "500 records per comment");
-        assert!(comments.iter().all(|c| c.len() < 65_535));
+        assert!(comments.len() >= 2, "split under the option size limit");
+        assert!(comments.iter().all(|c| c.len() <= COMMENT_MAX));
         let back: Vec<KernelReset> = comments.iter().flat_map(|c| from_comment(c)).collect();
         assert_eq!(back, records);
         assert!(from_comment("captured at the office").is_empty());
@@ -384,11 +408,21 @@ mod tests {
         assert_eq!(trace_ns, 5_000_000_001);
         assert_eq!(reset.src, "[fd00::1]:80".parse().unwrap());
         assert_eq!(reset.reason, "TCP_ABORT_ON_CLOSE");
-        let old_kernel = " x-1 [000] ..... 7.5: tcp_send_reset: skbaddr=0 skaddr=0 src=10.0.0.1:1 dest=10.0.0.2:2 state=TCP_CLOSE";
+        // Linux before 6.10 (the tcp_event_sk_skb class's format, include/trace/events/tcp.h).
+        let old_kernel = " x-1 [000] ..... 7.5: tcp_send_reset: skbaddr=0000000012345678 skaddr=00000000abcdef01 family=AF_INET sport=8080 dport=56696 saddr=10.77.2.2 daddr=10.77.1.2 saddrv6=::ffff:10.77.2.2 daddrv6=::ffff:10.77.1.2 state=TCP_ESTABLISHED";
         let Some(Line::Reset { reset, .. }) = parse_line(old_kernel) else {
             panic!("not parsed");
         };
         assert_eq!(reset.reason, "NOT_SPECIFIED");
+        assert_eq!(reset.src, "10.77.2.2:8080".parse().unwrap());
+        assert_eq!(reset.dst, "10.77.1.2:56696".parse().unwrap());
+        assert_eq!(reset.state, "TCP_ESTABLISHED");
+        // A dual-stack listener's IPv4 peer (6.10 and later print the socket's addresses).
+        let mapped = " x-1 [000] ..... 7.5: tcp_send_reset: skbaddr=0 skaddr=0 src=[::ffff:10.0.0.5]:8080 dest=[::ffff:10.0.0.6]:4000 state=TCP_CLOSE reason=TCP_ABORT_ON_CLOSE";
+        let Some(Line::Reset { reset, .. }) = parse_line(mapped) else {
+            panic!("not parsed");
+        };
+        assert_eq!(reset.src, "10.0.0.5:8080".parse().unwrap());
         let marker = "  rstscope-9 [001] ..... 100.000200: tracing_mark_write: rstscope-clock-sync";
         assert_eq!(
             parse_line(marker),

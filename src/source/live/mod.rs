@@ -178,10 +178,23 @@ impl LiveSource {
             message,
             partial: false,
         };
+        if cfg!(all(unix, target_pointer_width = "32")) {
+            // libpcap's packet header holds a `struct timeval`, whose size on 32-bit Linux
+            // depends on how the distribution built it (32- or 64-bit time_t).
+            return Err(fail(
+                "live capture is not available in 32-bit builds; capture with tcpdump and pipe it in: `sudo tcpdump -i IFACE -U -w - tcp | rstscope -`".to_owned(),
+            ));
+        }
         let pcap = libpcap::load().map_err(|e| fail(missing_libpcap(&e)))?;
         let settings = libpcap::OpenSettings {
             interface: &cfg.interface,
-            snaplen: cfg.snaplen.max(64),
+            // 0 means "whole packets", as for tcpdump; below 128 bytes TCP headers with
+            // options would be cut.
+            snaplen: if cfg.snaplen == 0 {
+                DEFAULT_SNAPLEN
+            } else {
+                cfg.snaplen.max(128)
+            },
             promisc: cfg.promisc,
             timeout_ms: POLL_TIMEOUT_MS,
             buffer_bytes: KERNEL_BUFFER,
