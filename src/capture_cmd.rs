@@ -368,7 +368,7 @@ impl Printer {
         }
         let kernel = counters.map_or_else(String::new, |s| {
             format!(
-                "; the kernel passed {} packets and dropped {} (the interface {})",
+                "; kernel counters: {} received (loopback counts each packet twice), {} dropped, {} dropped by the interface",
                 s.received, s.dropped, s.if_dropped
             )
         });

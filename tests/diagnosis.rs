@@ -127,3 +127,57 @@ fn rst_with_data_shows_its_text() {
         d.evidence
     );
 }
+
+/// The kernel's record of a RST, attached to the diagnosis it concerns: it must match the RST's
+/// addresses, ports, direction and time, and when this machine's kernel sent a RST the packets
+/// called forged, the record overrules them.
+#[test]
+fn the_kernels_record_attaches_to_its_own_rst_and_overrules_a_forgery_verdict() {
+    use rstscope::diagnose::kernel;
+    use rstscope::source::live::kernel::KernelReset;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-captures/middlebox-reset-injected.pcap");
+    let a = common::analyze(&path).analysis.unwrap();
+    let (c, d) = a
+        .connections
+        .iter()
+        .zip(&a.diagnoses)
+        .find_map(|(c, d)| d.as_ref().map(|d| (c, d)))
+        .unwrap();
+    assert_eq!(d.cause, Cause::MiddleboxReset, "the packets say forged");
+    let rst = c
+        .resets
+        .iter()
+        .find(|r| Some(r.frame) == d.rst_frame)
+        .unwrap();
+    let (src, dst) = match rst.from {
+        Dir::Client => (c.client, c.server),
+        Dir::Server => (c.server, c.client),
+    };
+    let record = |src, dst, wall_ns| KernelReset {
+        src,
+        dst,
+        state: "UNKNOWN".into(),
+        reason: "NO_SOCKET".into(),
+        wall_ns,
+    };
+    // Wrong direction, or seconds away: not this RST.
+    for other in [
+        record(dst, src, rst.ts_ns),
+        record(src, dst, rst.ts_ns + 5_000_000_000),
+    ] {
+        let mut d2 = d.clone();
+        kernel::attach(&mut d2, c, &[other]);
+        assert!(d2.kernel.is_none());
+        assert_eq!(&d2, d);
+    }
+    let mut d2 = d.clone();
+    kernel::attach(&mut d2, c, &[record(src, dst, rst.ts_ns + 300_000)]);
+    let k = d2.kernel.as_ref().expect("attached");
+    assert_eq!((k.reason.as_str(), k.frame), ("NO_SOCKET", rst.frame));
+    assert_eq!(d2.cause, Cause::NoSocket);
+    assert_eq!(d2.sender_kind, SenderKind::Endpoint);
+    assert_eq!(k.agrees, Some(true));
+    assert!(d2.summary.contains("NO_SOCKET"), "{}", d2.summary);
+}

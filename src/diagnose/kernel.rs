@@ -186,10 +186,12 @@ fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame:
         _ => Actor::Kernel,
     };
     d.confidence = Confidence::High;
-    d.confidence_reasons.push(format!(
+    // The packets' reading is overruled, and with it the reasons and evidence it gave.
+    d.confidence_reasons = vec![format!(
         "the kernel's record overrules the packets: reason {reason} ({meaning}); the packets alone suggested {}",
         guessed.id()
-    ));
+    )];
+    d.evidence.clear();
     let who = match d.actor {
         Actor::Application => format!("The {side}'s application"),
         _ => format!("The {side}'s kernel"),
