@@ -201,12 +201,17 @@ pub fn strip_ui(
         ui.label(format!("{frames} packets, {connections} connections"));
         if let Some(s) = stats {
             ui.separator();
-            let dropped = format!("kernel dropped {} of {}", s.dropped, s.received);
+            let dropped = format!("kernel dropped {}", s.dropped + s.if_dropped);
+            let counts = format!(
+                "libpcap's counters: {} received (loopback counts each packet twice), {} dropped by the kernel, {} by the interface",
+                s.received, s.dropped, s.if_dropped
+            );
             if s.dropped > 0 || s.if_dropped > 0 {
-                ui.colored_label(ui.visuals().warn_fg_color, dropped)
-                    .on_hover_text("Packets the kernel could not hand to rstscope in time: narrow the filter or lower the snapshot length");
+                ui.colored_label(ui.visuals().warn_fg_color, dropped).on_hover_text(format!(
+                    "{counts}. Packets the kernel could not hand to rstscope in time: narrow the filter or lower the snapshot length"
+                ));
             } else {
-                ui.label(dropped);
+                ui.label(dropped).on_hover_text(counts);
             }
         }
         ui.separator();
