@@ -90,6 +90,9 @@ pub struct RstscopeApp {
     pub two_point: Option<String>,
     /// The Capture window.
     pub capture: capture::CaptureDialog,
+    /// What is loading arrives as it happens (a live capture, or a stream on standard input):
+    /// shown as soon as it comes, with no resting.
+    streaming: bool,
 }
 
 /// The second capture of a two-point pair: analysed without live updates, then used as proof
@@ -189,6 +192,7 @@ impl RstscopeApp {
             partner: None,
             two_point: None,
             capture: capture::CaptureDialog::default(),
+            streaming: false,
         }
     }
 
@@ -235,10 +239,10 @@ impl RstscopeApp {
         }
         let name = spec.display_name();
         let waker_ctx = ctx.clone();
-        let live = matches!(spec, SourceSpec::Live(_));
-        let options = if live {
-            // A live capture must keep up with the network (no resting), and show what
-            // arrives within a quarter of a second.
+        self.streaming = matches!(spec, SourceSpec::Live(_) | SourceSpec::Stdin);
+        let options = if self.streaming {
+            // A live capture (or a stream from tcpdump) must keep up with the network (no
+            // resting), and show what arrives within a quarter of a second.
             Options {
                 live_updates: true,
                 update_interval: LIVE_UPDATE,
@@ -416,8 +420,11 @@ impl RstscopeApp {
     fn refresh_view(&mut self) {
         // Sorting and summing a million connections is not free: while a capture loads, its
         // batches refresh the view a few times a second, not at every frame.
-        let live = self.model.as_ref().is_some_and(|m| m.live.is_some());
-        let every = if live { LIVE_UPDATE } else { DATA_REFRESH };
+        let every = if self.streaming {
+            LIVE_UPDATE
+        } else {
+            DATA_REFRESH
+        };
         let data_due = self.data_dirty
             && (!self.is_loading() || self.view.is_empty() || self.last_refresh.elapsed() >= every);
         if !self.view_dirty && !data_due {
@@ -602,13 +609,20 @@ impl RstscopeApp {
                     let spent = started.elapsed().as_secs_f32();
                     format!(", about {:.0} s left", spent / f - spent)
                 });
-                let text = format!(
-                    "{} MB, {} packets, {} connections{}",
-                    progress.bytes_read / 1_000_000,
-                    progress.frames,
-                    progress.connections,
-                    left.unwrap_or_default()
-                );
+                let text = if self.streaming {
+                    format!(
+                        "reading the stream as it comes: {} packets, {} connections",
+                        progress.frames, progress.connections
+                    )
+                } else {
+                    format!(
+                        "{} MB, {} packets, {} connections{}",
+                        progress.bytes_read / 1_000_000,
+                        progress.frames,
+                        progress.connections,
+                        left.unwrap_or_default()
+                    )
+                };
                 let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
                     .text(text)
                     .desired_width(360.0);
@@ -617,7 +631,8 @@ impl RstscopeApp {
                 } else {
                     bar
                 });
-                if ui.button("Cancel").clicked() {
+                let stop = if self.streaming { "Stop" } else { "Cancel" };
+                if ui.button(stop).clicked() {
                     handle.cancel();
                 }
             }
@@ -766,10 +781,9 @@ impl eframe::App for RstscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
         self.frame_ui(ui);
-        let live = self.model.as_ref().is_some_and(|m| m.live.is_some());
-        if self.is_loading() && !live {
+        if self.is_loading() && !self.streaming {
             // Keep animating (the progress bar, new rows) while the capture loads. A live
-            // capture repaints when its events come (several times a second).
+            // capture or a stream repaints when its events come (several times a second).
             ui.ctx().request_repaint();
             if let Some(p) = &mut self.perf {
                 if let Some(last) = p.last_frame {
