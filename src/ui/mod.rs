@@ -59,6 +59,7 @@ enum Loading {
 }
 
 /// The app's state.
+#[allow(clippy::struct_excessive_bools)]
 pub struct RstscopeApp {
     pub settings: Settings,
     samples: Vec<samples::Sample>,
@@ -597,46 +598,53 @@ impl RstscopeApp {
             if !self.is_loading() && ui.button("Capture...").clicked() {
                 self.capture.show();
             }
-            if let (Loading::Running { handle, started }, false) = (&self.loading, live) {
-                ui.separator();
-                let progress = self.model.as_ref().map(|m| m.progress).unwrap_or_default();
-                #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-                let fraction = progress
-                    .total_bytes
-                    .filter(|t| *t > 0)
-                    .map(|t| (progress.bytes_read as f64 / t as f64) as f32);
-                let left = fraction.filter(|f| *f > 0.01).map(|f| {
-                    let spent = started.elapsed().as_secs_f32();
-                    format!(", about {:.0} s left", spent / f - spent)
-                });
-                let text = if self.streaming {
-                    format!(
-                        "reading the stream as it comes: {} packets, {} connections",
-                        progress.frames, progress.connections
-                    )
-                } else {
-                    format!(
-                        "{} MB, {} packets, {} connections{}",
-                        progress.bytes_read / 1_000_000,
-                        progress.frames,
-                        progress.connections,
-                        left.unwrap_or_default()
-                    )
-                };
-                let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
-                    .text(text)
-                    .desired_width(360.0);
-                ui.add(if fraction.is_none() {
-                    bar.animate(true)
-                } else {
-                    bar
-                });
-                let stop = if self.streaming { "Stop" } else { "Cancel" };
-                if ui.button(stop).clicked() {
-                    handle.cancel();
-                }
+            if !live {
+                self.progress_ui(ui);
             }
         });
+    }
+
+    /// The loading progress bar with Cancel (Stop for a stream).
+    fn progress_ui(&self, ui: &mut egui::Ui) {
+        if let Loading::Running { handle, started } = &self.loading {
+            ui.separator();
+            let progress = self.model.as_ref().map(|m| m.progress).unwrap_or_default();
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let fraction = progress
+                .total_bytes
+                .filter(|t| *t > 0)
+                .map(|t| (progress.bytes_read as f64 / t as f64) as f32);
+            let left = fraction.filter(|f| *f > 0.01).map(|f| {
+                let spent = started.elapsed().as_secs_f32();
+                format!(", about {:.0} s left", spent / f - spent)
+            });
+            let text = if self.streaming {
+                format!(
+                    "reading the stream as it comes: {} packets, {} connections",
+                    progress.frames, progress.connections
+                )
+            } else {
+                format!(
+                    "{} MB, {} packets, {} connections{}",
+                    progress.bytes_read / 1_000_000,
+                    progress.frames,
+                    progress.connections,
+                    left.unwrap_or_default()
+                )
+            };
+            let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                .text(text)
+                .desired_width(360.0);
+            ui.add(if fraction.is_none() {
+                bar.animate(true)
+            } else {
+                bar
+            });
+            let stop = if self.streaming { "Stop" } else { "Cancel" };
+            if ui.button(stop).clicked() {
+                handle.cancel();
+            }
+        }
     }
 
     /// The strip over a live capture, with Stop (while it runs) and Save As (after).
