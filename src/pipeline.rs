@@ -246,6 +246,12 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
         })));
     };
     if let SourceSpec::Live(cfg) = spec {
+        // A capture may run for hours: bound the records each connection keeps.
+        let mut options = options;
+        options
+            .flow
+            .record_limit
+            .get_or_insert(crate::flow::RecordLimit::LIVE);
         // The capture handle belongs to this thread: libpcap handles are not shared.
         let (mut source, info) = match LiveSource::open(cfg) {
             Ok(opened) => opened,
@@ -601,10 +607,16 @@ fn changed_batch(
             diagnose::kernel::attach(&mut d, conn, kernel);
             batch.diagnoses.push((id, d));
         }
+        // Counted in records ever appended: with a record limit the tracker drops old ones,
+        // and the newest `appended - sent` (at most all it holds) are the new ones.
         let already = &mut sent_packets[id as usize];
-        if records.len() > *already {
-            batch.new_packets.push((id, records[*already..].to_vec()));
-            *already = records.len();
+        let appended = usize::try_from(tracker.appended(id)).unwrap_or(usize::MAX);
+        if appended > *already {
+            let new = (appended - *already).min(records.len());
+            batch
+                .new_packets
+                .push((id, records[records.len() - new..].to_vec()));
+            *already = appended;
         }
     }
     batch

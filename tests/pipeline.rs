@@ -227,3 +227,71 @@ fn a_stream_that_stays_open_shows_its_connections_before_it_ends() {
     assert_eq!(streamed.diagnoses, whole.diagnoses);
     std::fs::remove_file(&fifo).unwrap();
 }
+
+/// A live capture bounds the records each connection keeps; the batches still carry the newest
+/// records, so a consumer that bounds its copy the same way holds the start and the latest
+/// packets of every connection, like the final analysis.
+#[test]
+fn bounded_records_stream_the_start_and_the_latest_packets() {
+    use rstscope::flow::{FlowConfig, RecordLimit};
+    let limit = RecordLimit { head: 2, tail: 3 };
+    let options = Options {
+        live_updates: true,
+        update_interval: Duration::ZERO,
+        flow: FlowConfig {
+            record_limit: Some(limit),
+            ..FlowConfig::default()
+        },
+        ..Options::default()
+    };
+    let handle = pipeline::start(SourceSpec::File(busy_sample()), options, None);
+    let mut streamed: HashMap<u32, Vec<PacketRecord>> = HashMap::new();
+    let mut outcome = None;
+    for event in &handle.events {
+        match event {
+            Event::Connections(batch) => {
+                for (id, recs) in batch.new_packets {
+                    let copy = streamed.entry(id).or_default();
+                    copy.extend(recs);
+                    while limit.compact(copy) > 0 {}
+                }
+            }
+            Event::End(o) => outcome = Some(o),
+            _ => {}
+        }
+    }
+    let a = outcome.unwrap().analysis.unwrap();
+    let mut bounded = 0;
+    for c in &a.connections {
+        let total =
+            c.dir(rstscope::flow::Dir::Client).packets + c.dir(rstscope::flow::Dir::Server).packets;
+        let kept = &a.packets[c.id as usize];
+        let copy = &streamed[&c.id];
+        assert!(kept.len() < limit.head + 2 * limit.tail);
+        assert!(copy.len() < limit.head + 2 * limit.tail);
+        if total > kept.len() as u64 {
+            bounded += 1;
+        }
+        let frames = |v: &[PacketRecord]| v.iter().map(|r| r.frame).collect::<Vec<_>>();
+        let n = kept.len().min(limit.head);
+        assert_eq!(
+            frames(&copy[..n]),
+            frames(&kept[..n]),
+            "connection {}: start",
+            c.id
+        );
+        let t = kept.len().min(limit.tail);
+        assert_eq!(
+            frames(&copy[copy.len() - t..]),
+            frames(&kept[kept.len() - t..]),
+            "connection {}: latest packets",
+            c.id
+        );
+    }
+    assert!(
+        bounded > 0,
+        "the sample has connections longer than the bound"
+    );
+    // The RST's diagnosis reads the latest packets: still there.
+    assert!(a.diagnoses.iter().flatten().count() > 0);
+}

@@ -391,6 +391,9 @@ pub struct FlowConfig {
     pub idle_gap_ns: i64,
     /// Keep a [`PacketRecord`] per packet (the desktop app needs them; a summary does not).
     pub keep_packets: bool,
+    /// Bounds the records kept per connection: the first `head` and at least the last
+    /// `tail`, the middle dropped in steps of `tail` (see [`RecordLimit`]). `None` keeps all.
+    pub record_limit: Option<RecordLimit>,
 }
 
 impl Default for FlowConfig {
@@ -398,7 +401,36 @@ impl Default for FlowConfig {
         Self {
             idle_gap_ns: 1_000_000_000,
             keep_packets: true,
+            record_limit: None,
         }
+    }
+}
+
+/// How many packet records a connection keeps when they are bounded (a live capture, which
+/// may run for hours): its start (the handshake and first exchanges) and its most recent
+/// packets (what a RST's diagnosis reads). Memory then grows with connections, not with time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordLimit {
+    pub head: usize,
+    pub tail: usize,
+}
+
+impl RecordLimit {
+    /// A live capture's bound: 2,048 + up to 2 × 65,536 records, at most 4.3 MB a connection.
+    pub const LIVE: Self = Self {
+        head: 2048,
+        tail: 65_536,
+    };
+
+    /// Drops the oldest `tail` records after the head once there are `head + 2 × tail`:
+    /// amortised, each record is moved at most once. Returns how many were dropped.
+    pub fn compact(self, records: &mut Vec<PacketRecord>) -> usize {
+        if records.len() < self.head + 2 * self.tail.max(1) {
+            return 0;
+        }
+        let n = self.tail.max(1);
+        records.drain(self.head..self.head + n);
+        n
     }
 }
 
@@ -412,6 +444,8 @@ pub struct FlowTracker {
     packets: Vec<Vec<PacketRecord>>,
     changed: Vec<u32>,
     changed_flag: Vec<bool>,
+    /// Per connection: records ever appended (more than are held when bounded).
+    appended: Vec<u64>,
     tcp_packets: u64,
 }
 
@@ -424,8 +458,14 @@ impl FlowTracker {
             packets: Vec::new(),
             changed: Vec::new(),
             changed_flag: Vec::new(),
+            appended: Vec::new(),
             tcp_packets: 0,
         }
+    }
+
+    /// Records ever appended to a connection: with a [`RecordLimit`], more than it holds.
+    pub fn appended(&self, id: u32) -> u64 {
+        self.appended.get(id as usize).copied().unwrap_or(0)
     }
 
     pub fn connections(&self) -> &[Connection] {
@@ -501,7 +541,12 @@ impl FlowTracker {
         let conn = &mut self.conns[id as usize];
         let record = update(conn, frame, ts_ns, seg, src, idle_gap_ns);
         if self.config.keep_packets {
-            self.packets[id as usize].push(record);
+            let records = &mut self.packets[id as usize];
+            records.push(record);
+            self.appended[id as usize] += 1;
+            if let Some(limit) = self.config.record_limit {
+                limit.compact(records);
+            }
         }
         id
     }
@@ -593,6 +638,7 @@ impl FlowTracker {
             },
         });
         self.packets.push(Vec::new());
+        self.appended.push(0);
         self.changed_flag.push(false);
         id
     }

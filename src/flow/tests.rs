@@ -244,3 +244,39 @@ fn four_tuples_sharing_a_hash_stay_separate_connections() {
         vec![6]
     );
 }
+
+#[test]
+fn a_record_limit_keeps_the_start_and_the_latest_packets() {
+    let limit = RecordLimit { head: 3, tail: 5 };
+    let mut tracker = FlowTracker::new(FlowConfig {
+        record_limit: Some(limit),
+        ..FlowConfig::default()
+    });
+    let (c, s) = ("10.0.0.1:1000", "10.0.0.2:80");
+    let mut id = 0;
+    for n in 1..=100u32 {
+        let seg = if n % 2 == 1 {
+            TcpSegment::test(c, s, flags::ACK, 1000 + n, 1, 10)
+        } else {
+            TcpSegment::test(s, c, flags::ACK, 1, 1000 + n, 0)
+        };
+        id = tracker.observe(u64::from(n), i64::from(n) * 1000, &seg);
+    }
+    let records = tracker.packets(id);
+    assert_eq!(tracker.appended(id), 100);
+    assert!(records.len() <= 3 + 2 * 5, "{} records held", records.len());
+    let frames: Vec<u32> = records.iter().map(|r| r.frame).collect();
+    assert_eq!(&frames[..3], &[1, 2, 3], "the start is kept");
+    assert_eq!(*frames.last().unwrap(), 100, "the latest packet is kept");
+    assert!(
+        frames.windows(2).all(|w| w[0] < w[1]),
+        "in order: {frames:?}"
+    );
+    // The latest `tail` packets are always all there.
+    assert_eq!(&frames[frames.len() - 5..], &[96, 97, 98, 99, 100]);
+    // Counters are the connection's, not the records'.
+    assert_eq!(
+        tracker.connections()[id as usize].dir(Dir::Client).packets,
+        50
+    );
+}

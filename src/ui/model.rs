@@ -54,6 +54,10 @@ impl Model {
         for (id, records) in batch.new_packets {
             if let Some(p) = self.packets.get_mut(id as usize) {
                 p.extend(records);
+                // A live capture's copy stays bounded like the tracker's.
+                if self.live.is_some() {
+                    while crate::flow::RecordLimit::LIVE.compact(p) > 0 {}
+                }
             }
         }
         for (id, d) in batch.diagnoses {
