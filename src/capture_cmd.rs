@@ -110,10 +110,12 @@ pub fn run(args: &CaptureArgs) -> ExitCode {
                     let id = c.id;
                     printer.conns.insert(id, c);
                 }
-                for (id, d) in batch.diagnoses {
-                    printer.reset(id, d);
+                if !batch.diagnoses.is_empty() {
+                    for (id, d) in batch.diagnoses {
+                        printer.reset(id, d);
+                    }
+                    printer.incidents();
                 }
-                printer.incidents();
             }
             Event::Progress(p) => {
                 if let Some(s) = p.capture {

@@ -342,10 +342,7 @@ fn drive<S: PacketSource>(
         }
     };
     let mut end = read_all(source, &batch_tx, &spare_rx, cancel);
-    // Let the tracer deliver what the kernel said about the last packets before it stops.
-    if tracer.is_some() {
-        thread::sleep(Duration::from_millis(50));
-    }
+    // Stopping the tracer delivers every record the kernel wrote before the stop.
     drop(tracer);
     end.problems.extend(problems);
     let kernel = kernel_log.lock().map(|l| l.clone()).unwrap_or_default();

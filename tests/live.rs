@@ -53,6 +53,29 @@ fn live_ready(test: &str) -> bool {
     }
 }
 
+/// `rstscope analyze --format json FILE`, which must succeed.
+fn analyze_json(path: &std::path::Path) -> Value {
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Asserts that an error message says each of `phrases` and is not a panic.
+fn assert_says(err: &str, phrases: &[&str]) {
+    for p in phrases {
+        assert!(err.contains(p), "missing {p:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("rstscope-test-{}-{name}", std::process::id()))
 }
@@ -333,17 +356,7 @@ fn check_live_output_and_saved_file(cap: Capture, save: &PathBuf, ports: &[(u16,
     assert_eq!(end["kernel"]["dropped"], 0, "{end}");
 
     // The saved file, analysed afterwards, says the same.
-    let out = bin()
-        .args(["analyze", "--format", "json"])
-        .arg(save)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = analyze_json(save);
     assert_eq!(report["source"]["frames"], end["frames"]);
     assert_eq!(report["source"]["complete"], true);
     let from_file = verdicts(report["connections"].as_array().unwrap().iter());
@@ -385,14 +398,15 @@ fn missing_libpcap_says_what_to_install() {
         Some(("RSTSCOPE_LIBPCAP", "/nonexistent/libpcap.so.0.8")),
     );
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("live capture needs libpcap"), "{err}");
-    assert!(err.contains("/nonexistent/libpcap.so.0.8"), "{err}");
-    assert!(err.contains("sudo apt-get install libpcap0.8"), "{err}");
-    assert!(
-        err.contains("tcpdump -i IFACE -U -w - tcp | rstscope -"),
-        "{err}"
+    assert_says(
+        &err,
+        &[
+            "live capture needs libpcap",
+            "/nonexistent/libpcap.so.0.8",
+            "sudo apt-get install libpcap0.8",
+            "tcpdump -i IFACE -U -w - tcp | rstscope -",
+        ],
     );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -402,22 +416,19 @@ fn unknown_interface_and_bad_filter_are_explained() {
     }
     let (code, err) = capture_error(&["-i", "nosuchif0", "-w", "/dev/null"], None);
     assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("there is no interface named `nosuchif0`"),
-        "{err}"
+    assert_says(
+        &err,
+        &[
+            "there is no interface named `nosuchif0`",
+            "Interfaces here:",
+            "lo",
+            "rstscope capture --list",
+        ],
     );
-    assert!(
-        err.contains("Interfaces here:") && err.contains("lo"),
-        "{err}"
-    );
-    assert!(err.contains("rstscope capture --list"), "{err}");
 
     let (code, err) = capture_error(&["-i", "lo", "-f", "tcp port", "-w", "/dev/null"], None);
     assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("the capture filter `tcp port` is not valid"),
-        "{err}"
-    );
+    assert_says(&err, &["the capture filter `tcp port` is not valid"]);
 
     let out = bin().args(["capture", "--list"]).output().unwrap();
     let list = String::from_utf8_lossy(&out.stdout);
@@ -450,16 +461,14 @@ fn no_permission_says_how_to_get_it() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no permission to capture on lo"), "{err}");
-    assert!(
-        err.contains("sudo setcap cap_net_raw,cap_net_admin=eip"),
-        "{err}"
+    assert_says(
+        &err,
+        &[
+            "no permission to capture on lo",
+            "sudo setcap cap_net_raw,cap_net_admin=eip",
+            "sudo tcpdump -i lo -U -w - tcp | rstscope -",
+        ],
     );
-    assert!(
-        err.contains("sudo tcpdump -i lo -U -w - tcp | rstscope -"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -482,16 +491,9 @@ fn ctrl_c_on_a_quiet_capture_ends_it_cleanly_with_a_valid_file() {
     let end = lines.iter().find(|v| v["event"] == "end").unwrap();
     assert_eq!(end["frames"], 0);
     // An empty capture is still a valid pcapng file.
-    let out = bin()
-        .args(["analyze", "--format", "json"])
-        .arg(&save)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = analyze_json(&save);
+    assert_eq!(report["source"]["frames"], 0);
+    assert_eq!(report["source"]["complete"], true);
     let _ = std::fs::remove_file(&save);
 }
 

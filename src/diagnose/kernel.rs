@@ -127,21 +127,37 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
     } else {
         Some(causes.contains(&d.cause))
     };
+    // Attached again on every live update: the reasons are added only the first time.
     let first = d.kernel.is_none();
     let mut agrees = agrees;
-    // This machine's kernel sent it: a verdict of forgery on the path cannot stand.
-    let named = reason_cause(&k.reason).or_else(|| {
-        (d.sender_kind == SenderKind::Middlebox).then_some(match k.reason.as_str() {
-            "NO_SOCKET" => Cause::NoSocket,
-            _ => Cause::Unknown,
-        })
-    });
-    if first
-        && agrees == Some(false)
-        && let Some(named) = named
-    {
-        overrule(d, named, &k.reason, meaning, rst.frame);
-        agrees = Some(true);
+    if first {
+        // This machine's kernel sent it: a verdict of forgery on the path cannot stand.
+        let named = reason_cause(&k.reason).or_else(|| {
+            (d.sender_kind == SenderKind::Middlebox).then_some(match k.reason.as_str() {
+                "NO_SOCKET" => Cause::NoSocket,
+                _ => Cause::Unknown,
+            })
+        });
+        match (agrees, named) {
+            (Some(false), Some(named)) => {
+                overrule(d, named, &k.reason, meaning, rst.frame);
+                agrees = Some(true);
+            }
+            (Some(true), _) => {
+                d.confidence = Confidence::High;
+                // The kernel's word settles what the capture alone could not.
+                d.would_settle = None;
+                d.confidence_reasons.push(format!(
+                    "verified: this machine's kernel logged sending it, reason {} ({meaning})",
+                    k.reason
+                ));
+            }
+            (Some(false), None) => d.confidence_reasons.push(format!(
+                "this machine's kernel logged sending it with reason {} ({meaning}), which does not fit this cause",
+                k.reason
+            )),
+            (None, _) => {}
+        }
     }
     d.kernel = Some(KernelWord {
         reason: k.reason.clone(),
@@ -150,26 +166,6 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
         frame: rst.frame,
         agrees,
     });
-    if first
-        && agrees == Some(true)
-        && !d
-            .confidence_reasons
-            .iter()
-            .any(|r| r.starts_with("the kernel's record overrules"))
-    {
-        d.confidence = Confidence::High;
-        // The kernel's word settles what the capture alone could not.
-        d.would_settle = None;
-        d.confidence_reasons.push(format!(
-            "verified: this machine's kernel logged sending it, reason {} ({meaning})",
-            k.reason
-        ));
-    } else if first && agrees == Some(false) {
-        d.confidence_reasons.push(format!(
-            "this machine's kernel logged sending it with reason {} ({meaning}), which does not fit this cause",
-            k.reason
-        ));
-    }
 }
 
 /// Replaces a diagnosis the packets suggested by the cause the kernel's record names.

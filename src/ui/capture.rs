@@ -1,7 +1,7 @@
 //! The Capture window: pick an interface, a filter and options, start; and the strip that
 //! shows a running capture (kernel counters, where it is saved) with Stop and Save As.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use eframe::egui::{self, RichText};
 
@@ -177,7 +177,7 @@ impl CaptureDialog {
 }
 
 /// The strip over a live capture: what is captured, the kernel's counters, the file; Stop
-/// while it runs, Save As after. Returns true when Stop was clicked.
+/// while it runs, Save As after. Returns the button clicked, if any.
 pub fn strip_ui(
     ui: &mut egui::Ui,
     info: &LiveInfo,
@@ -236,7 +236,7 @@ pub enum StripAction {
 }
 
 /// Copies a finished capture where the user wants it.
-pub fn save_as(saved: &Path) -> Result<Option<PathBuf>, String> {
+pub fn save_as(saved: &Path) -> Result<(), String> {
     let name = saved.file_name().map_or_else(
         || "capture.pcapng".into(),
         |n| n.to_string_lossy().into_owned(),
@@ -246,9 +246,9 @@ pub fn save_as(saved: &Path) -> Result<Option<PathBuf>, String> {
         .add_filter("pcapng", &["pcapng"])
         .save_file()
     else {
-        return Ok(None);
+        return Ok(());
     };
     std::fs::copy(saved, &target)
-        .map(|_| Some(target.clone()))
+        .map(|_| ())
         .map_err(|e| format!("cannot save to {}: {e}", target.display()))
 }

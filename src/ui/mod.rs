@@ -667,15 +667,12 @@ impl RstscopeApp {
             })
             .inner;
         match action {
-            capture::StripAction::Stop => {
-                if let Loading::Running { handle, .. } = &self.loading {
-                    handle.cancel();
+            capture::StripAction::Stop => self.stop_capture(),
+            capture::StripAction::SaveAs => {
+                if let Err(e) = capture::save_as(&info.saved_to) {
+                    self.error = Some(e);
                 }
             }
-            capture::StripAction::SaveAs => match capture::save_as(&info.saved_to) {
-                Ok(_) => {}
-                Err(e) => self.error = Some(e),
-            },
             capture::StripAction::None => {}
         }
     }

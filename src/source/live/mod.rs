@@ -269,16 +269,13 @@ impl LiveSource {
         Arc::clone(&self.counters)
     }
 
-    pub fn info(&self) -> &LiveInfo {
-        &self.info
-    }
-
     fn housekeeping(&mut self) {
         self.last_housekeeping = Instant::now();
         if let Some(w) = &mut self.writer
             && let Err(e) = w.flush()
         {
-            self.save_failed(&e);
+            self.writer = None;
+            self.save_error = Some(save_failed(&self.info, self.frame, &e));
         }
         if let Some(s) = self.handle.stats() {
             // libpcap's counters are 32-bit and wrap; shown as they are (they are per capture).
@@ -298,15 +295,14 @@ impl LiveSource {
                 .store(w.written(), Ordering::Relaxed);
         }
     }
+}
 
-    fn save_failed(&mut self, e: &std::io::Error) {
-        self.writer = None;
-        self.save_error = Some(format!(
-            "saving to {} stopped after frame {}: {e}; the analysis goes on, but later packets are not saved",
-            self.info.saved_to.display(),
-            self.frame
-        ));
-    }
+/// What to say when writing the save file failed after `frame`.
+fn save_failed(info: &LiveInfo, frame: u64, e: &std::io::Error) -> String {
+    format!(
+        "saving to {} stopped at frame {frame}: {e}; the analysis went on, but later packets were not saved",
+        info.saved_to.display()
+    )
 }
 
 impl PacketSource for LiveSource {
@@ -339,11 +335,7 @@ impl PacketSource for LiveSource {
                     && let Err(e) = w.packet(ts_ns, orig_len, data)
                 {
                     *writer = None;
-                    *save_error = Some(format!(
-                        "saving to {} stopped at frame {}: {e}; the analysis went on, but later packets were not saved",
-                        info.saved_to.display(),
-                        *frame
-                    ));
+                    *save_error = Some(save_failed(info, *frame, &e));
                 }
                 first_ts_ns.get_or_insert(ts_ns);
                 *last_ts_ns = ts_ns;
