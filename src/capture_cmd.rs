@@ -265,7 +265,7 @@ impl Printer {
                     .map_or(c.last_ts_ns, |r| r.ts_ns);
                 let label = if event == "reset" { "" } else { " (updated)" };
                 writeln!(out, "[{}]{label}", clock(when))?;
-                report::write_reset_block(out, &c, Some(d))?;
+                report::write_reset_block(out, &c, Some(d), None)?;
                 writeln!(out)
             }
         });
@@ -298,15 +298,7 @@ impl Printer {
                 let line = serde_json::json!({ "event": "incident", "incident": inc });
                 writeln!(out, "{line}")
             } else {
-                writeln!(
-                    out,
-                    "mass-reset: {} reset {} connections within {:.1} ms (frames {} to {}): the process holding them died or was stopped\n",
-                    inc.host,
-                    inc.connections.len(),
-                    inc.window_ms,
-                    inc.first_frame,
-                    inc.last_frame
-                )
+                writeln!(out, "{}: {}\n", inc.kind.id(), inc.summary)
             }
         });
     }

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use rstscope::diagnose;
 use rstscope::flow::FlowConfig;
 use rstscope::pipeline::{self, Options};
 use rstscope::report;
@@ -145,7 +144,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         if let [(na, oa), (nb, ob)] = &mut done[..]
             && let (Some(a), Some(b)) = (&mut oa.analysis, &mut ob.analysis)
         {
-            let check = diagnose::cross_check(a, b, na, nb);
+            let check = a.cross_check(b, na, nb);
             if check.paired > 0 {
                 eprintln!(
                     "rstscope: two-point capture: {} connection(s) found in both files; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
@@ -218,7 +217,7 @@ fn write_one(
 }
 
 #[allow(clippy::cast_precision_loss)]
-fn print_stats(a: &pipeline::Analysis, elapsed_s: f64) {
+fn print_stats(a: &rstscope::analysis::Analysis, elapsed_s: f64) {
     let per_packet = if a.stats.tcp_packets > 0 {
         a.stats.retained_packet_bytes as f64 / a.stats.tcp_packets as f64
     } else {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::decode::{self, Skip, TcpSegment};
-use crate::diagnose::{self, Diagnosis, Incident};
+use crate::analysis::{Analysis, Stats, Warning};
+use crate::diagnose::{self, Diagnosis};
 use crate::flow::{Connection, FlowConfig, FlowKey, FlowTracker, PacketRecord};
 use crate::source::live::kernel::{KernelReset, Tracer};
 use crate::source::live::{CaptureStats, LiveCounters, LiveSource};
@@ -82,18 +83,6 @@ pub struct ConnectionBatch {
     pub diagnoses: Vec<(u32, Diagnosis)>,
 }
 
-/// Something the user should know that did not stop the analysis.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Warning {
-    /// A stable identifier: `link-type`, `not-ip`, `not-tcp`, `fragment`, `truncated`,
-    /// `malformed`, `input-stopped`, `capture` (a live capture's drops or saving problems),
-    /// `kernel-reasons` (the kernel's reasons could not be read).
-    pub kind: &'static str,
-    /// Frames concerned, when the warning counts frames.
-    pub frames: Option<u64>,
-    pub message: String,
-}
-
 /// The result of a whole analysis.
 #[derive(Debug)]
 pub struct Outcome {
@@ -101,31 +90,6 @@ pub struct Outcome {
     pub analysis: Option<Analysis>,
     /// Why the input stopped early or could not be read; `None` after a clean end.
     pub error: Option<SourceError>,
-}
-
-/// Everything found in one capture.
-#[derive(Debug)]
-pub struct Analysis {
-    pub source: SourceInfo,
-    pub connections: Vec<Connection>,
-    /// Packet records per connection id (empty vectors when retention is off).
-    pub packets: Vec<Vec<PacketRecord>>,
-    /// Per connection id: why it was reset (`None` for graceful or open connections).
-    pub diagnoses: Vec<Option<Diagnosis>>,
-    /// Events that span connections (`mass-reset`).
-    pub incidents: Vec<Incident>,
-    pub warnings: Vec<Warning>,
-    pub stats: Stats,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Stats {
-    pub frames: u64,
-    pub tcp_packets: u64,
-    pub first_ts_ns: Option<i64>,
-    pub last_ts_ns: Option<i64>,
-    /// Bytes held in per-packet records at the end.
-    pub retained_packet_bytes: u64,
 }
 
 /// A running analysis: its events and a way to cancel it.

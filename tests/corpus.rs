@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use common::{analyze, corpus, tsv};
 use rstscope::decode::flags;
 use rstscope::flow::PacketRecord;
-use rstscope::pipeline::Analysis;
+use rstscope::analysis::Analysis;
 
 // ---- Every capture opens ----
 

@@ -112,7 +112,7 @@ fn gzip_is_recognised_by_its_magic_bytes_not_its_name() {
     assert!(b.source.gzip && !a.source.gzip);
     assert_eq!(a.stats.frames, b.stats.frames);
     assert_eq!(a.connections.len(), b.connections.len());
-    let resets = |x: &rstscope::pipeline::Analysis| -> Vec<u64> {
+    let resets = |x: &rstscope::analysis::Analysis| -> Vec<u64> {
         x.connections
             .iter()
             .flat_map(|c| c.resets.iter().map(|r| r.frame))

@@ -11,7 +11,7 @@ use rstscope::diagnose::twopoint::{
     self, MatchBasis, PlacementBasis, RstWitness, Side, Witness, pair, witness_resets,
 };
 use rstscope::flow::Dir;
-use rstscope::pipeline::Analysis;
+use rstscope::analysis::Analysis;
 
 fn load(name: &str) -> Analysis {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,20 +35,20 @@ fn verdicts(w: &[RstWitness]) -> Vec<(Side, u64, Dir, Witness, Option<u64>)> {
 fn middlebox_reset_is_proved_forged_by_the_server_capture() {
     let client = load("middlebox-reset-injected.pcap");
     let server = load("middlebox-reset-injected-server.pcap");
-    let pairs = pair(&client, &server);
+    let pairs = pair(client.view(), server.view());
     assert_eq!(pairs.len(), 1, "{pairs:?}");
     let p = pairs[0];
     assert_eq!((p.a, p.b, p.basis), (0, 0, MatchBasis::FourTuple));
     // Both captures were taken on one machine: the clocks agree to well under a millisecond.
     assert!(p.clock_offset_ns.abs() < 1_000_000, "{}", p.clock_offset_ns);
 
-    let place = twopoint::placement(&client, &server, &p).unwrap();
+    let place = twopoint::placement(client.view(), server.view(), &p).unwrap();
     assert_eq!(
         (place.a_end, place.basis),
         (Dir::Client, PlacementBasis::Ttl)
     );
 
-    let w = witness_resets(&client, &server, &pairs);
+    let w = witness_resets(client.view(), server.view(), &pairs);
     assert_eq!(
         verdicts(&w),
         vec![
@@ -64,11 +64,11 @@ fn middlebox_reset_is_proved_forged_by_the_server_capture() {
 fn order_of_the_files_does_not_matter() {
     let client = load("middlebox-reset-injected.pcap");
     let server = load("middlebox-reset-injected-server.pcap");
-    let pairs = pair(&server, &client);
+    let pairs = pair(server.view(), client.view());
     assert_eq!(pairs.len(), 1);
-    let place = twopoint::placement(&server, &client, &pairs[0]).unwrap();
+    let place = twopoint::placement(server.view(), client.view(), &pairs[0]).unwrap();
     assert_eq!(place.a_end, Dir::Server);
-    let w = witness_resets(&server, &client, &pairs);
+    let w = witness_resets(server.view(), client.view(), &pairs);
     assert_eq!(
         verdicts(&w),
         vec![
@@ -84,10 +84,10 @@ fn order_of_the_files_does_not_matter() {
 fn a_capture_against_itself_finds_nothing_forged() {
     let a = load("middlebox-reset-injected.pcap");
     let b = load("middlebox-reset-injected.pcap");
-    let pairs = pair(&a, &b);
+    let pairs = pair(a.view(), b.view());
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0].clock_offset_ns, 0);
-    for w in witness_resets(&a, &b, &pairs) {
+    for w in witness_resets(a.view(), b.view(), &pairs) {
         assert!(
             matches!(w.verdict, Witness::SentBySender | Witness::Arrived),
             "{w:?}"
@@ -101,7 +101,7 @@ fn a_capture_against_itself_finds_nothing_forged() {
 fn unrelated_captures_do_not_pair() {
     let a = load("middlebox-reset-injected.pcap");
     let b = load("refused.pcap");
-    assert!(pair(&a, &b).is_empty());
+    assert!(pair(a.view(), b.view()).is_empty());
 }
 
 /// Through a NAT (the router rewrites the client's address and port): no 4-tuple is shared, so
@@ -114,7 +114,7 @@ fn nat_state_expiry_pairs_by_isn_and_proves_the_reject_forged() {
     let client = load("nat-state-expiry-two-point.pcap");
     let server = load("nat-state-expiry-two-point-server.pcap");
     assert_ne!(client.connections[0].client, server.connections[0].client);
-    let pairs = pair(&client, &server);
+    let pairs = pair(client.view(), server.view());
     let got: Vec<(u32, u32, MatchBasis)> = pairs.iter().map(|p| (p.a, p.b, p.basis)).collect();
     assert_eq!(
         got,
@@ -123,18 +123,18 @@ fn nat_state_expiry_pairs_by_isn_and_proves_the_reject_forged() {
     );
     for p in &pairs {
         assert!(p.clock_offset_ns.abs() < 1_000_000, "{p:?}");
-        let place = twopoint::placement(&client, &server, p).unwrap();
+        let place = twopoint::placement(client.view(), server.view(), p).unwrap();
         assert_eq!(place.a_end, Dir::Client, "{p:?}");
     }
-    let w = witness_resets(&client, &server, &pairs);
+    let w = witness_resets(client.view(), server.view(), &pairs);
     assert_eq!(
         verdicts(&w),
         vec![(Side::A, 9, Dir::Server, Witness::NeverSent, None)]
     );
     // In the other order, the same verdict from capture b.
-    let pairs = pair(&server, &client);
+    let pairs = pair(server.view(), client.view());
     assert_eq!(pairs.len(), 2);
-    let w = witness_resets(&server, &client, &pairs);
+    let w = witness_resets(server.view(), client.view(), &pairs);
     assert_eq!(
         verdicts(&w),
         vec![(Side::B, 9, Dir::Server, Witness::NeverSent, None)]
@@ -155,7 +155,7 @@ fn related_manifest_captures_pair_completely() {
         };
         let a = load(file);
         let b = load(related);
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), a.connections.len(), "{file} with {related}");
         assert_eq!(pairs.len(), b.connections.len(), "{file} with {related}");
         let a_end = match e["capture_point"].as_str() {
@@ -164,11 +164,11 @@ fn related_manifest_captures_pair_completely() {
             other => panic!("{file}: capture_point {other:?}"),
         };
         for p in &pairs {
-            let place = twopoint::placement(&a, &b, p).unwrap();
+            let place = twopoint::placement(a.view(), b.view(), p).unwrap();
             assert_eq!(place.a_end, a_end, "{file}: {p:?}");
         }
         // No RST seen at one end is missing at the other for want of coverage.
-        for w in witness_resets(&a, &b, &pairs) {
+        for w in witness_resets(a.view(), b.view(), &pairs) {
             assert_ne!(w.verdict, Witness::NotCovered, "{file}: {w:?}");
         }
         checked += 1;

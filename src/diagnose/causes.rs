@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
-/// Why a RST was sent. The identifiers are rstscope's public vocabulary (JSON, UI, tests).
+/// Why a RST was sent: always the mechanism that reset the connection. The identifiers are
+/// rstscope's public vocabulary (JSON, UI, tests). Events across connections (a mass reset) are
+/// [`super::Incident`]s, never a connection's cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
@@ -19,12 +21,11 @@ pub enum Cause {
     MiddleboxReset,
     Refused,
     ProbeAbort,
-    MassReset,
     Unknown,
 }
 
 impl Cause {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 11] = [
         Self::UnreadDataClose,
         Self::AbortiveClose,
         Self::IdleTimeout,
@@ -35,7 +36,6 @@ impl Cause {
         Self::MiddleboxReset,
         Self::Refused,
         Self::ProbeAbort,
-        Self::MassReset,
         Self::Unknown,
     ];
 
@@ -51,7 +51,6 @@ impl Cause {
             Self::MiddleboxReset => "middlebox-reset",
             Self::Refused => "refused",
             Self::ProbeAbort => "probe-abort",
-            Self::MassReset => "mass-reset",
             Self::Unknown => "unknown",
         }
     }
@@ -69,7 +68,6 @@ impl Cause {
             Self::MiddleboxReset => "forged on the path",
             Self::Refused => "connection refused",
             Self::ProbeAbort => "probe or health check",
-            Self::MassReset => "mass reset",
             Self::Unknown => "unknown",
         }
     }
@@ -106,9 +104,6 @@ impl Cause {
             }
             Self::ProbeAbort => {
                 "The connection was opened and reset at once with no data: a health check, load-balancer probe or port scanner checking that the port answers. Usually harmless."
-            }
-            Self::MassReset => {
-                "One host reset many connections at the same moment: the process holding them crashed or was killed, or a deploy stopped it without draining."
             }
             Self::Unknown => "The capture does not show enough to tell why this RST was sent.",
         }
@@ -162,11 +157,6 @@ impl Cause {
             ],
             Self::ProbeAbort => &[
                 "Usually nothing to fix. If these are your own health checks, use an application-level check (an HTTP request) or close with a FIN to keep the server's logs quiet.",
-            ],
-            Self::MassReset => &[
-                "Look at the host's logs at that moment: a crash, an OOM kill, a deploy or a restart.",
-                "Drain before stopping: stop accepting, finish in-flight requests, then exit (Kubernetes: a preStop hook and enough terminationGracePeriodSeconds).",
-                "Make clients retry idempotent requests with exponential backoff and jitter.",
             ],
             Self::Unknown => &[
                 "Capture at the other end at the same time (rstscope analyze client.pcap server.pcap) to see who really sent the RST.",

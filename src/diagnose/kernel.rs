@@ -28,21 +28,21 @@ pub struct KernelWord {
 /// What each reason means, and the causes it is seen with.
 pub fn reason_meaning(reason: &str) -> (&'static str, &'static [Cause]) {
     use Cause::{
-        AbortiveClose, IdleTimeout, KeepaliveTimeout, MassReset, NoSocket, ProbeAbort, Refused,
+        AbortiveClose, IdleTimeout, KeepaliveTimeout, NoSocket, ProbeAbort, Refused,
         UnreadDataClose, WriteAfterClose,
     };
     match reason {
         "NO_SOCKET" => (
             "no socket matched the segment's addresses and ports (a closed port, or a socket that is gone)",
-            &[NoSocket, Refused, WriteAfterClose, MassReset],
+            &[NoSocket, Refused, WriteAfterClose],
         ),
         "TCP_ABORT_ON_CLOSE" => (
             "the application closed the socket with received data it had not read",
-            &[UnreadDataClose, MassReset],
+            &[UnreadDataClose],
         ),
         "TCP_STATE" => (
             "the application aborted the connection (close with SO_LINGER 0, or a disconnect)",
-            &[AbortiveClose, IdleTimeout, ProbeAbort, MassReset],
+            &[AbortiveClose, IdleTimeout, ProbeAbort],
         ),
         "TCP_ABORT_ON_LINGER" => (
             "the socket's linger time (or tcp_fin_timeout) ran out in FIN-WAIT-2",
@@ -171,10 +171,6 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
 /// Replaces a diagnosis the packets suggested by the cause the kernel's record names.
 fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame: u64) {
     let guessed = d.cause;
-    let side = match d.sender {
-        Dir::Client => "client",
-        Dir::Server => "server",
-    };
     d.cause = cause;
     d.sender_kind = SenderKind::Endpoint;
     d.actor = match cause {
@@ -188,13 +184,17 @@ fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame:
         guessed.id()
     )];
     d.evidence.clear();
-    let who = match d.actor {
-        Actor::Application => format!("The {side}'s application"),
-        _ => format!("The {side}'s kernel"),
-    };
-    d.summary = format!(
-        "{who} sent the RST (frame {frame}): this machine's kernel recorded why, {reason}: {meaning}."
+    d.summary = super::words::summary(
+        d.sender,
+        d.actor,
+        frame,
+        &super::words::Story::KernelSaid {
+            reason: reason.to_owned(),
+            meaning: meaning.to_owned(),
+        },
     );
+    d.alternatives.clear();
+    d.sender_doubt = None;
     cause.explanation().clone_into(&mut d.explanation);
     d.fixes = cause.fixes().iter().map(|f| (*f).to_owned()).collect();
     d.evidence.push(super::Evidence {

@@ -1,25 +1,33 @@
 //! Diagnosis: for every connection that ends in a RST (or dies unanswered), who really sent it,
-//! why (a [`Cause`]), the frames that prove it, how sure that is, and the fix.
+//! why (a [`Cause`]), the frames that prove it, how sure that is, what else it could be, and
+//! the fix; and the [`Incident`]s that span connections.
 //!
 //! Read first: RFC 9293 3.10.7 (how TCP answers segments, when it sends RSTs), RFC 5961 3 (which
 //! RSTs a receiver accepts), RFC 1122 4.2.2.13 (closing with unread data resets) and 4.2.3.6
-//! (keep-alives), RFC 2525 2.17. The first RST of a connection decides the cause; later ones
-//! are shown as its consequences. The rules are tried in the order of [`rules::decide`]; each
-//! one states the wire signature it looks for.
+//! (keep-alives), RFC 2525 2.17. Every RST of a connection is attributed (sent by its claimed
+//! endpoint or forged on the path); the first one that took effect decides the cause. Every
+//! rule in [`rules`] judges its own hypothesis; [`verdict`] weighs them.
 
 pub mod causes;
+pub mod incident;
 pub mod kernel;
 mod rules;
 mod signals;
+pub mod timeouts;
 pub mod twopoint;
+mod verdict;
+pub mod words;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
 pub use causes::Cause;
+pub use incident::{Incident, IncidentKind};
+pub use rules::{BurstFacts, HostFacts};
 
+use crate::decode::flags;
 use crate::flow::{Connection, Dir, PacketRecord};
 
 /// What kind of thing sent the RST.
@@ -59,32 +67,86 @@ pub struct Evidence {
     pub note: String,
 }
 
+/// A cause the verdict did not rule out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Alternative {
+    pub cause: Cause,
+    /// Who would have sent the RST if this were it.
+    pub sender_kind: SenderKind,
+    /// What in the capture fits it.
+    pub why: String,
+    /// What would tell it apart from the verdict.
+    pub tell_apart: String,
+}
+
+/// What a RST did to its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RstEffect {
+    /// It ended the connection: the verdict is about it.
+    EndedConnection,
+    /// Its receiver ignored it (outside the window) and the connection went on.
+    Ignored,
+    /// It came after the connection had been reset: a repeat, or an answer to what still
+    /// arrived.
+    AfterReset,
+}
+
+/// Who sent one RST of the connection, and what it did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RstVerdict {
+    pub frame: u64,
+    /// Wall-clock time (UTC, RFC 3339).
+    pub time: String,
+    /// The side whose address it carries.
+    pub from: Dir,
+    pub sender_kind: SenderKind,
+    /// Sent by the endpoint whose address it carries.
+    pub genuine: bool,
+    pub effect: RstEffect,
+    pub note: String,
+}
+
 /// The verdict on one connection.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnosis {
+    /// The mechanism that reset the connection.
     pub cause: Cause,
     /// The side whose address the RST carries (or, with no RST, the side that went silent).
     pub sender: Dir,
     pub sender_kind: SenderKind,
     pub actor: Actor,
+    /// Another sender the packets cannot rule out ("or a firewall in front of it").
+    pub sender_doubt: Option<String>,
     pub confidence: Confidence,
     /// Why that confidence: what agrees, what is missing.
     pub confidence_reasons: Vec<String>,
-    /// The RST that decided (the connection's first), if there is one.
+    /// The RST that decided (the first one that took effect), if there is one.
     pub rst_frame: Option<u64>,
+    /// Its wall-clock time (UTC, RFC 3339): the moment to look for in the sender's logs.
+    pub rst_time: Option<String>,
+    #[serde(skip)]
+    pub rst_ts_ns: Option<i64>,
     /// The packet the RST answers, if it answers one.
     pub trigger_frame: Option<u64>,
     /// Seconds from the trigger to the RST.
     pub trigger_delay_s: Option<f64>,
     /// The silence before the RST (or before what triggered it), in seconds.
     pub idle_before_s: Option<f64>,
-    /// A well-known idle timeout that silence matches.
+    /// A published default timeout that silence matches.
     pub known_timeout: Option<String>,
-    /// Estimated hops between the capture point and the device that sent the RST.
+    /// Estimated hops between the capture point and the device that sent the RST (`None`
+    /// when its TTL cannot say: a forger that started from another initial TTL).
     pub hops_from_capture: Option<u8>,
     pub evidence: Vec<Evidence>,
-    /// Later RSTs and what they are.
+    /// The connection's other RSTs and what they are.
     pub consequences: Vec<Evidence>,
+    /// Every RST of the connection, attributed.
+    pub resets: Vec<RstVerdict>,
+    /// The causes not ruled out, strongest first (empty for high confidence).
+    pub alternatives: Vec<Alternative>,
+    /// The incident this connection belongs to (an index into the analysis's incidents).
+    pub incident: Option<usize>,
     /// One sentence: who sent it and why.
     pub summary: String,
     pub explanation: String,
@@ -96,113 +158,101 @@ pub struct Diagnosis {
     pub kernel: Option<kernel::KernelWord>,
 }
 
-/// Something that involves several connections.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Incident {
-    /// `mass-reset`.
-    pub kind: &'static str,
-    /// The host whose address the RSTs carry.
-    pub host: IpAddr,
-    /// Connection ids.
-    pub connections: Vec<u32>,
-    /// From the first RST to the last.
-    pub window_ms: f64,
-    pub first_frame: u64,
-    pub last_frame: u64,
-}
-
 /// Words for a hop distance estimated from a TTL: "no router between it and the capture point",
 /// "2 routers from the capture point".
 pub fn hop_words(hops: u8) -> String {
-    match hops {
-        0 => "no router between it and the capture point".to_owned(),
-        1 => "1 router from the capture point".to_owned(),
-        n => format!("{n} routers from the capture point"),
-    }
+    words::hops(hops)
 }
 
-/// At least this many connections reset by one host ...
-pub const MASS_RESET_MIN_CONNECTIONS: usize = 3;
-/// ... within this window make a `mass-reset` incident.
-pub const MASS_RESET_WINDOW_NS: i64 = 1_000_000_000;
-
-/// Diagnoses one connection; `None` for connections that ended gracefully or are still open.
+/// Diagnoses one connection on its own; `None` for connections that ended gracefully or are
+/// still open. [`diagnose_all`] knows more (the hosts' other packets, incidents).
 pub fn diagnose(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> {
-    rules::decide(conn, packets)
+    verdict::decide(conn, packets, |_| HostFacts::default(), None)
 }
 
-/// Finds `mass-reset` incidents: one host's address on the first RST of at least
-/// [`MASS_RESET_MIN_CONNECTIONS`] connections within [`MASS_RESET_WINDOW_NS`]. Refused
-/// connections and probes do not count: they are not connections that were in use.
+/// The TTL habit of every host across the capture: the most common TTL of its non-RST packets.
+fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpAddr, (u8, usize)> {
+    let mut counts: HashMap<IpAddr, HashMap<u8, usize>> = HashMap::new();
+    for c in conns {
+        let Some(ps) = packets.get(c.id as usize) else {
+            continue;
+        };
+        for p in ps.iter().filter(|p| p.flags & flags::RST == 0) {
+            let ip = match p.dir {
+                Dir::Client => c.client.ip(),
+                Dir::Server => c.server.ip(),
+            };
+            *counts.entry(ip).or_default().entry(p.ttl).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(ip, m)| {
+            m.into_iter()
+                .max_by_key(|&(ttl, n)| (n, ttl))
+                .map(|best| (ip, best))
+        })
+        .collect()
+}
+
+/// Incidents among diagnosed connections (for a live view that has no packet records at
+/// hand): see [`incident::find`].
 pub fn incidents(conns: &[Connection], diagnoses: &[Option<Diagnosis>]) -> Vec<Incident> {
-    let mut by_host: BTreeMap<IpAddr, Vec<(i64, u64, u32)>> = BTreeMap::new();
-    for (c, d) in conns.iter().zip(diagnoses) {
-        let (Some(r), Some(d)) = (c.resets.first(), d) else {
-            continue;
-        };
-        if matches!(d.cause, Cause::Refused | Cause::ProbeAbort)
-            || d.sender_kind == SenderKind::Middlebox
-        {
-            continue;
-        }
-        let host = match r.from {
-            Dir::Client => c.client.ip(),
-            Dir::Server => c.server.ip(),
-        };
-        by_host
-            .entry(host)
-            .or_default()
-            .push((r.ts_ns, r.frame, c.id));
-    }
-    let mut out = Vec::new();
-    for (host, mut resets) in by_host {
-        resets.sort_unstable();
-        let mut i = 0;
-        while i < resets.len() {
-            let mut j = i;
-            while j + 1 < resets.len() && resets[j + 1].0 - resets[i].0 <= MASS_RESET_WINDOW_NS {
-                j += 1;
-            }
-            if j + 1 - i >= MASS_RESET_MIN_CONNECTIONS {
-                let group = &resets[i..=j];
-                #[allow(clippy::cast_precision_loss)]
-                let window_ms = (group[group.len() - 1].0 - group[0].0) as f64 / 1e6;
-                out.push(Incident {
-                    kind: "mass-reset",
-                    host,
-                    connections: group.iter().map(|g| g.2).collect(),
-                    window_ms,
-                    first_frame: group[0].1,
-                    last_frame: group[group.len() - 1].1,
-                });
-                i = j + 1;
-            } else {
-                i += 1;
-            }
-        }
-    }
-    out
+    let span = conns.iter().map(|c| c.first_ts_ns).min().zip(conns.iter().map(|c| c.last_ts_ns).max());
+    incident::find(conns, diagnoses, span.map_or(0, |(a, b)| b - a))
 }
 
-/// Diagnoses every connection and finds incidents; members of a `mass-reset` incident take that
-/// cause, keeping their own mechanism in the explanation.
+/// Diagnoses every connection with what the whole capture says (each host's TTL habit), finds
+/// the incidents, and judges the members of each again knowing they went down together.
 pub fn diagnose_all(
     conns: &[Connection],
     packets: &[Vec<PacketRecord>],
 ) -> (Vec<Option<Diagnosis>>, Vec<Incident>) {
+    let ttls = host_ttls(conns, packets);
+    let records = |c: &Connection| packets.get(c.id as usize).map_or(&[][..], Vec::as_slice);
+    let host_of = |c: &Connection| {
+        let ttls = &ttls;
+        let (client, server) = (c.client.ip(), c.server.ip());
+        move |d: Dir| HostFacts {
+            ttl: ttls
+                .get(&match d {
+                    Dir::Client => client,
+                    Dir::Server => server,
+                })
+                .copied(),
+        }
+    };
     let mut diagnoses: Vec<Option<Diagnosis>> = conns
         .iter()
-        .map(|c| diagnose(c, packets.get(c.id as usize).map_or(&[], Vec::as_slice)))
+        .map(|c| verdict::decide(c, records(c), host_of(c), None))
         .collect();
     let found = incidents(conns, &diagnoses);
-    for inc in &found {
+    for (i, inc) in found.iter().enumerate() {
+        let burst = BurstFacts {
+            connections: inc.connections.len(),
+            window_s: inc.window_ms / 1e3,
+            idle_ages_differ: incident::idle_ages_differ(inc),
+        };
         for &id in &inc.connections {
-            if let Some(Some(d)) = diagnoses.get_mut(id as usize) {
-                rules::join_mass_reset(d, inc);
+            let Some(c) = conns.get(id as usize) else {
+                continue;
+            };
+            if let Some(mut d) = verdict::decide(c, records(c), host_of(c), Some(burst)) {
+                d.incident = Some(i);
+                diagnoses[id as usize] = Some(d);
             }
         }
     }
     (diagnoses, found)
+}
+
+/// One capture as the two-point comparison reads it.
+#[derive(Clone, Copy)]
+pub struct CaptureView<'a> {
+    pub connections: &'a [Connection],
+    pub packets: &'a [Vec<PacketRecord>],
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
 }
 
 /// What a second capture of the same traffic proved, for [`cross_check`].
@@ -221,8 +271,10 @@ pub struct CrossCheck {
 /// the other's diagnoses. A RST one capture received that the other, at its claimed sender,
 /// never sent came from the path: it becomes a `middlebox` verdict with high confidence.
 pub fn cross_check(
-    a: &mut crate::pipeline::Analysis,
-    b: &mut crate::pipeline::Analysis,
+    a: CaptureView<'_>,
+    a_diagnoses: &mut [Option<Diagnosis>],
+    b: CaptureView<'_>,
+    b_diagnoses: &mut [Option<Diagnosis>],
     a_name: &str,
     b_name: &str,
 ) -> CrossCheck {
@@ -235,16 +287,13 @@ pub fn cross_check(
     };
     for w in witnesses {
         let (target, other_name) = match w.capture {
-            Side::A => (&mut *a, b_name),
-            Side::B => (&mut *b, a_name),
+            Side::A => (&mut *a_diagnoses, b_name),
+            Side::B => (&mut *b_diagnoses, a_name),
         };
-        let Some(Some(d)) = target.diagnoses.get_mut(w.conn as usize) else {
+        let Some(Some(d)) = target.get_mut(w.conn as usize) else {
             continue;
         };
-        let sd = match w.claimed_from {
-            Dir::Client => "client",
-            Dir::Server => "server",
-        };
+        let sd = words::side(w.claimed_from);
         let other = w
             .other_frame
             .map_or(String::new(), |f| format!(" (its frame {f})"));
@@ -268,6 +317,19 @@ pub fn cross_check(
             note,
         });
         d.evidence.sort_by_key(|e| e.frame);
+        for r in d.resets.iter_mut().filter(|r| r.frame == w.frame) {
+            match w.verdict {
+                Witness::NeverSent => {
+                    r.genuine = false;
+                    r.sender_kind = SenderKind::Middlebox;
+                }
+                Witness::SentBySender => {
+                    r.genuine = true;
+                    r.sender_kind = SenderKind::Endpoint;
+                }
+                _ => {}
+            }
+        }
         if d.rst_frame != Some(w.frame) {
             continue;
         }
@@ -278,9 +340,15 @@ pub fn cross_check(
                     d.cause = Cause::MiddleboxReset;
                     d.sender_kind = SenderKind::Middlebox;
                     d.actor = Actor::PathDevice;
-                    d.summary = format!(
-                        "A device on the path, forging the {sd}'s address, sent the RST (frame {}) because the {sd} never sent it: {other_name} proves it.",
-                        w.frame
+                    d.summary = words::summary(
+                        w.claimed_from,
+                        Actor::PathDevice,
+                        w.frame,
+                        &words::Story::Forged {
+                            signs: vec![format!(
+                                "{other_name}, captured at the {sd}, shows the {sd} never sent it"
+                            )],
+                        },
                     );
                     Cause::MiddleboxReset
                         .explanation()
@@ -295,6 +363,7 @@ pub fn cross_check(
                 d.confidence_reasons
                     .push(format!("{other_name} at the {sd} shows it never sent it"));
                 d.would_settle = None;
+                d.alternatives.clear();
             }
             Witness::SentBySender => {
                 out.confirmed += 1;
@@ -308,92 +377,14 @@ pub fn cross_check(
                 } else {
                     d.confidence_reasons
                         .push(format!("{other_name} shows the {sd} sending it"));
+                    d.alternatives
+                        .retain(|alt| alt.sender_kind != SenderKind::Middlebox);
                 }
             }
             _ => {}
         }
     }
     out
-}
-
-/// Who keeps an idle timeout: a proxy, load balancer or server (it resets or closes idle
-/// connections), or a firewall or NAT (it forgets them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeoutKeeper {
-    Proxy,
-    Firewall,
-}
-
-/// Well-known idle timeouts, in seconds, who keeps them, and who has them by default.
-const KNOWN_TIMEOUTS: &[(f64, TimeoutKeeper, &str)] = &[
-    (
-        5.0,
-        TimeoutKeeper::Proxy,
-        "Node.js's default HTTP keepAliveTimeout is 5 s",
-    ),
-    (
-        60.0,
-        TimeoutKeeper::Proxy,
-        "AWS Application Load Balancer's default idle timeout is 60 s (nginx's proxy_read_timeout too)",
-    ),
-    (
-        75.0,
-        TimeoutKeeper::Proxy,
-        "nginx's default keepalive_timeout is 75 s",
-    ),
-    (
-        120.0,
-        TimeoutKeeper::Proxy,
-        "a common 120 s proxy idle timeout",
-    ),
-    (
-        240.0,
-        TimeoutKeeper::Firewall,
-        "Azure Load Balancer's and NAT's default idle timeout is 4 minutes",
-    ),
-    (
-        300.0,
-        TimeoutKeeper::Firewall,
-        "a common 5-minute firewall idle timeout",
-    ),
-    (
-        350.0,
-        TimeoutKeeper::Proxy,
-        "AWS NLB's idle timeout is 350 s",
-    ),
-    (
-        350.0,
-        TimeoutKeeper::Firewall,
-        "AWS NAT gateway's idle timeout is 350 s",
-    ),
-    (
-        600.0,
-        TimeoutKeeper::Proxy,
-        "Google Cloud load balancers keep idle connections 600 s",
-    ),
-    (
-        900.0,
-        TimeoutKeeper::Proxy,
-        "a common 15-minute idle timeout",
-    ),
-    (
-        3600.0,
-        TimeoutKeeper::Firewall,
-        "Cisco ASA's default TCP connection idle timeout is 1 hour",
-    ),
-    (
-        7200.0,
-        TimeoutKeeper::Proxy,
-        "Linux's default tcp_keepalive_time is 2 hours",
-    ),
-];
-
-/// Names a well-known timeout of that keeper within 2 % (at least 0.5 s) of `idle_s`.
-pub fn known_timeout(idle_s: f64, keeper: TimeoutKeeper) -> Option<String> {
-    KNOWN_TIMEOUTS
-        .iter()
-        .find(|(t, k, _)| *k == keeper && (idle_s - t).abs() <= (t * 0.02).max(0.5))
-        .map(|(_, _, who)| format!("idle {idle_s:.1} s: {who}"))
 }
 
 #[cfg(test)]

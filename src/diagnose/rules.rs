@@ -1,105 +1,291 @@
-//! The rules that pick a cause, in the order they are tried. Each states the wire signature it
-//! looks for and what raises or lowers confidence; the words for each cause are in `causes.rs`.
+//! The rules. Each cause has one function here that judges its own hypothesis about the RST
+//! that ended the connection: the wire signature it looks for, the evidence for it, and a weight
+//! (0 to 1) for how strongly the packets support it. Every rule is asked; the verdict is the
+//! strongest hypothesis, the others that remain plausible are its alternatives, and the
+//! confidence follows from the winner's weight and its lead over the runner-up
+//! ([`super::verdict`]). The words for each cause are in `causes.rs`, the sentences in
+//! `words.rs`.
+//!
+//! Weights are not probabilities fitted to data; they encode which signs are decisive (a RST
+//! that acknowledges data never acknowledged before can only be unread data) and which are
+//! only suggestive (a silence before an unsolicited RST). Their calibration (how often each
+//! confidence level is right) is measured on the lab captures by `tests/samples.rs`.
+//!
+//! Hypotheses about a genuine endpoint are scaled by how likely the RST is genuine at all
+//! (1 minus the weight of the forgery hypothesis): a RST that is probably forged cannot be the
+//! peer's application closing with unread data, however well the rest fits.
 
 use super::signals::{self, Signals};
-use super::{
-    Actor, Cause, Confidence, Diagnosis, Evidence, Incident, SenderKind, TimeoutKeeper,
-    known_timeout,
-};
+use super::timeouts::{self, Waits};
+use super::words::{Story, UnreadSign, duration, plural, side};
+use super::{Actor, Cause, Evidence, SenderKind};
 use crate::decode::flags;
-use crate::flow::{Connection, Dir, PacketRecord, Reset, Termination, analysis};
-use crate::report::secs;
+use crate::flow::{Connection, Dir, PacketRecord, Reset, Termination};
+use crate::time::secs;
 
 /// A silence at least this long before a RST (or its trigger) counts as idleness.
-const IDLE_NS: i64 = 1_000_000_000;
+pub(super) const IDLE_NS: i64 = 1_000_000_000;
 /// A RST within this long after the handshake, with no data, is a probe's.
 const PROBE_NS: i64 = 2_000_000_000;
 
-fn side(d: Dir) -> &'static str {
-    match d {
-        Dir::Client => "client",
-        Dir::Server => "server",
-    }
+/// What the capture as a whole says about the RST's claimed sender.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostFacts {
+    /// The most common TTL of that host's non-RST packets in every connection of the capture,
+    /// and how many packets have it.
+    pub ttl: Option<(u8, usize)>,
+}
+
+/// What an incident says about a connection: it was reset at the same moment as others by the
+/// same host.
+#[derive(Clone, Copy, Debug)]
+pub struct BurstFacts {
+    /// Connections in the burst.
+    pub connections: usize,
+    /// From the first RST of the burst to the last, in seconds.
+    pub window_s: f64,
+    /// The members' silences before their RSTs differ: they were not each their own timer.
+    pub idle_ages_differ: bool,
 }
 
 /// Everything a rule needs.
-struct Ctx<'a> {
-    conn: &'a Connection,
-    packets: &'a [PacketRecord],
-    rst: &'a Reset,
-    s: Signals,
+pub(super) struct Ctx<'a> {
+    pub conn: &'a Connection,
+    pub packets: &'a [PacketRecord],
+    pub rst: &'a Reset,
+    pub s: Signals,
+    pub host: HostFacts,
+    pub burst: Option<BurstFacts>,
 }
 
 impl Ctx<'_> {
+    pub fn new<'a>(
+        conn: &'a Connection,
+        packets: &'a [PacketRecord],
+        rst: &'a Reset,
+        host: HostFacts,
+        burst: Option<BurstFacts>,
+    ) -> Ctx<'a> {
+        Ctx {
+            conn,
+            packets,
+            rst,
+            s: signals::compute(conn, packets, rst),
+            host,
+            burst,
+        }
+    }
     fn sender(&self) -> Dir {
         self.rst.from
     }
     fn peer(&self) -> Dir {
         self.rst.from.reverse()
     }
+    fn sd(&self) -> &'static str {
+        side(self.sender())
+    }
+    fn pd(&self) -> &'static str {
+        side(self.peer())
+    }
+    /// The silence before the RST (or its trigger, or the sender's last burst), when it is
+    /// long enough to count.
+    fn idle_s(&self) -> Option<f64> {
+        (self.s.idle_before_ns >= IDLE_NS).then(|| secs(self.s.idle_before_ns))
+    }
 }
 
-/// A rule's finding, before the common parts are filled in.
-struct Finding {
-    cause: Cause,
-    kind: SenderKind,
-    actor: Actor,
-    confidence: Confidence,
-    reasons: Vec<String>,
-    evidence: Vec<Evidence>,
-    /// Completes "... sent the RST (frame N) because ".
-    because: String,
-    would_settle: Option<String>,
+/// One cause's case.
+#[derive(Clone, Debug)]
+pub(super) struct Hypothesis {
+    pub cause: Cause,
+    pub kind: SenderKind,
+    pub actor: Actor,
+    /// How strongly the packets support it, 0 to 1.
+    pub weight: f32,
+    /// What supports it, in a few words each.
+    pub reasons: Vec<String>,
+    pub evidence: Vec<Evidence>,
+    pub story: Story,
+    /// What would settle it when it wins without certainty.
+    pub would_settle: Option<String>,
+    /// What would tell it apart from the others, when it is listed as an alternative.
+    pub tell_apart: String,
+    /// A published default timeout the silence matches.
+    pub known_timeout: Option<String>,
+    /// Another sender that would look the same ("or a firewall in front of it").
+    pub sender_doubt: Option<String>,
 }
 
-pub(super) fn decide(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> {
-    let Some(rst) = conn.resets.first() else {
-        return unanswered(conn, packets);
-    };
-    let ctx = Ctx {
-        conn,
-        packets,
-        rst,
-        s: signals::compute(conn, packets, rst),
-    };
-    let finding = forged(&ctx)
-        .or_else(|| refused(&ctx))
-        .or_else(|| probe_abort(&ctx))
-        .or_else(|| write_after_close(&ctx))
-        .or_else(|| keepalive_timeout(&ctx))
-        .or_else(|| no_socket(&ctx))
-        .or_else(|| idle_timeout(&ctx))
-        .or_else(|| closed_with_reset(&ctx))
-        .unwrap_or_else(|| unknown(&ctx));
-    Some(complete(&ctx, finding))
+impl Hypothesis {
+    fn new(cause: Cause, kind: SenderKind, actor: Actor, weight: f32, story: Story) -> Self {
+        Self {
+            cause,
+            kind,
+            actor,
+            weight,
+            reasons: vec![],
+            evidence: vec![],
+            story,
+            would_settle: None,
+            tell_apart: String::new(),
+            known_timeout: None,
+            sender_doubt: None,
+        }
+    }
+    fn reason(mut self, r: impl Into<String>) -> Self {
+        self.reasons.push(r.into());
+        self
+    }
+    fn ev(mut self, frame: impl Into<u64>, note: impl Into<String>) -> Self {
+        self.evidence.push(ev(frame, note));
+        self
+    }
+    fn settle(mut self, s: impl Into<String>) -> Self {
+        self.would_settle = Some(s.into());
+        self
+    }
+    fn apart(mut self, s: impl Into<String>) -> Self {
+        self.tell_apart = s.into();
+        self
+    }
 }
 
-fn ev(frame: impl Into<u64>, note: impl Into<String>) -> Evidence {
+pub(super) fn ev(frame: impl Into<u64>, note: impl Into<String>) -> Evidence {
     Evidence {
         frame: frame.into(),
         note: note.into(),
     }
 }
 
+/// Every rule's hypothesis about the RST in `c`, strongest first.
+pub(super) fn hypotheses(c: &Ctx) -> Vec<Hypothesis> {
+    let forged = forged(c);
+    let genuine = 1.0 - forged.as_ref().map_or(0.0, |h| h.weight);
+    let mut all: Vec<Hypothesis> = [
+        refused(c),
+        probe_abort(c),
+        write_after_close(c),
+        keepalive_timeout(c),
+        no_socket(c),
+        idle_timeout(c),
+        unread_data_close(c),
+        abortive_close(c),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut h| {
+        if h.kind == SenderKind::Endpoint {
+            h.weight *= genuine;
+        }
+        h
+    })
+    .collect();
+    all.extend(forged);
+    all.push(unknown(c));
+    all.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    all
+}
+
 /// Initial TTLs in use (Linux and most Unix 64, Windows 128, network gear 255; 32 is old).
-fn hops(ttl: u8) -> u8 {
-    let initial: u8 = match ttl {
+pub(super) fn initial_ttl(ttl: u8) -> u8 {
+    match ttl {
         0..=32 => 32,
         33..=64 => 64,
         65..=128 => 128,
         _ => 255,
+    }
+}
+
+pub(super) fn hops(ttl: u8) -> u8 {
+    initial_ttl(ttl) - ttl
+}
+
+/// The sender's advertised window fell to half its peak or less before the RST: its last
+/// window and that packet's frame.
+fn window_fell(s: &Signals) -> Option<(u64, u32)> {
+    let (last, frame) = s.sender_window_last?;
+    (s.peer_bytes > 0 && s.sender_window_peak > 0 && last * 2 <= s.sender_window_peak)
+        .then_some((last, frame))
+}
+
+/// How long the other side's unanswered request had been arriving at `end`: from its first
+/// byte after the sender's last payload before `end`.
+fn request_age_s(packets: &[PacketRecord], end: usize, sender: Dir) -> Option<f64> {
+    let end_ts = packets.get(end)?.ts_ns;
+    let since = packets[..end]
+        .iter()
+        .rposition(|p| p.dir == sender && p.payload_len > 0)
+        .map_or(0, |i| i + 1);
+    let first = packets[since..end]
+        .iter()
+        .find(|p| p.dir != sender && p.payload_len > 0)?;
+    Some(secs(end_ts - first.ts_ns))
+}
+
+/// The start of the sender's last burst before `end` (its packets, a last response and a
+/// FIN, within 100 ms, with only pure ACKs from the other side among them).
+fn burst_start(packets: &[PacketRecord], end: usize, sender: Dir) -> usize {
+    let Some(end_ts) = packets.get(end).map(|p| p.ts_ns) else {
+        return end;
     };
-    initial - ttl
+    let mut b = end;
+    while b > 0 {
+        let p = &packets[b - 1];
+        let peer_spoke =
+            p.dir != sender && (p.payload_len > 0 || p.flags & (flags::SYN | flags::FIN) != 0);
+        if end_ts - p.ts_ns >= 100_000_000 || peer_spoke || p.flags & flags::RST != 0 {
+            break;
+        }
+        b -= 1;
+    }
+    while b < end && packets[b].dir != sender {
+        b += 1;
+    }
+    b
+}
+
+/// A server that closed (FIN) a connection whose request it had been waiting for: its timer
+/// fired. Returns the request's age and the silence when it closed, and the first packet of
+/// its closing burst (a 408, or the FIN).
+fn closed_on_request_timer(c: &Ctx) -> Option<(f64, f64, PacketRecord)> {
+    let fin = c.s.sender_fin?;
+    if c.sender() != Dir::Server {
+        return None;
+    }
+    let fi = c.packets.iter().position(|p| p.frame == fin.frame)?;
+    let b = burst_start(c.packets, fi, c.sender());
+    let age = request_age_s(c.packets, b, c.sender())?;
+    let first = c.packets.get(b)?;
+    let silence = b
+        .checked_sub(1)
+        .and_then(|i| c.packets.get(i))
+        .map_or(0.0, |p| secs(first.ts_ns - p.ts_ns));
+    (age >= secs(IDLE_NS)).then_some((age, silence, *first))
 }
 
 // ---- middlebox-reset and firewall-state-expiry (REJECT) ----
 // Signature: the RST's TTL differs from every other packet of the side it claims to come from,
-// or that side keeps sending after it. Confidence rises when both hold, or when its IP ID is
-// foreign too. A forged RST that answers the first packet after a silence is a stateful
-// firewall that forgot the connection (netfilter's `REJECT --reject-with tcp-reset`).
-/// The signs that a RST was forged, as (reasons, evidence); `None` when there are none.
-fn forgery_signs(c: &Ctx) -> Option<(Vec<String>, Vec<Evidence>)> {
+// or that side keeps sending after it, or it is a blind guess (unsolicited and out of window),
+// or one of several RSTs sprayed with different sequence numbers. Each sign is evidence on its
+// own; together they are proof (the weight is a noisy OR of the signs). A forged RST that
+// answers the first packet after a silence is a stateful firewall that forgot the connection
+// (netfilter's `REJECT --reject-with tcp-reset` on INVALID packets).
+
+/// The signs that the RST was forged, their weight, and their evidence.
+pub(super) struct ForgerySigns {
+    pub weight: f32,
+    pub reasons: Vec<String>,
+    /// Short phrases for the summary sentence.
+    pub phrases: Vec<String>,
+    pub evidence: Vec<Evidence>,
+    /// The forger's distance cannot be had from its TTL (it is farther than the endpoint it
+    /// impersonates, so it started from another initial TTL).
+    pub distance_unknown: bool,
+}
+
+pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
     let s = &c.s;
+    let sd = c.sd();
     let ttl_off = s.ttl_mismatch(c.rst);
     let talked_after = !s.sender_after_rst.is_empty();
     // An unsolicited RST the receiver must ignore (RFC 5961 3.2) is a blind guess: live
@@ -114,7 +300,9 @@ fn forgery_signs(c: &Ctx) -> Option<(Vec<String>, Vec<Evidence>)> {
         .conn
         .resets
         .iter()
-        .filter(|r| r.from == c.rst.from && r.ts_ns - c.rst.ts_ns <= 1_000_000_000)
+        .filter(|r| {
+            r.from == c.rst.from && r.ts_ns >= c.rst.ts_ns && r.ts_ns - c.rst.ts_ns <= 1_000_000_000
+        })
         .collect();
     let sprayed = !s.answers_trigger
         && spray
@@ -123,170 +311,268 @@ fn forgery_signs(c: &Ctx) -> Option<(Vec<String>, Vec<Evidence>)> {
             .collect::<std::collections::BTreeSet<_>>()
             .len()
             >= 3;
+    let ip_id_foreign = matches!((c.rst.ip_id, s.sender_prev_ip_id), (Some(id), Some(_)) if id != 0)
+        && !s.ip_id_continues(c.rst)
+        && ttl_off;
     if !ttl_off && !talked_after && !blind && !sprayed {
         return None;
     }
-    let sd = side(c.sender());
-    let mut evidence = vec![];
-    let mut reasons = vec![];
+    let mut out = ForgerySigns {
+        weight: 0.0,
+        reasons: vec![],
+        phrases: vec![],
+        evidence: vec![],
+        distance_unknown: false,
+    };
+    let mut miss = 1.0f32;
     if blind {
-        evidence.push(ev(
+        miss *= 0.5;
+        out.evidence.push(ev(
             c.rst.frame,
             "unsolicited, with a sequence number outside the receiver's window: a blind guess (RFC 5961 3.2 makes receivers ignore it)",
         ));
-        reasons.push("out-of-window and unsolicited".to_owned());
+        out.reasons.push("out-of-window and unsolicited".to_owned());
+        out.phrases
+            .push("it is a blind guess outside the receiver's window".to_owned());
     }
     if sprayed {
-        evidence.push(ev(
+        miss *= 0.5;
+        out.evidence.push(ev(
             c.rst.frame,
             format!(
                 "{} RSTs in the {sd}'s name within a second, with different sequence numbers",
                 spray.len()
             ),
         ));
-        reasons.push("several RSTs with different sequence numbers".to_owned());
+        out.reasons
+            .push("several RSTs with different sequence numbers".to_owned());
+        out.phrases.push(format!(
+            "{} RSTs were sprayed with different sequence numbers",
+            spray.len()
+        ));
     }
     if ttl_off {
+        miss *= 0.4;
         let usual = s.sender_ttl.unwrap_or(0);
-        evidence.push(ev(
-            c.rst.frame,
-            format!(
-                "its sender: {}; the {sd}: {}",
-                super::hop_words(hops(c.rst.ttl)),
-                super::hop_words(hops(usual))
-            ),
-        ));
-        evidence.push(ev(
-            c.rst.frame,
-            format!(
-                "TTL {} where the {sd}'s {} other packets all have TTL {usual}: it was sent from another distance",
-                c.rst.ttl, s.sender_ttl_samples
-            ),
-        ));
-        reasons.push(format!(
+        let (rst_hops, usual_hops) = (hops(c.rst.ttl), hops(usual));
+        if initial_ttl(c.rst.ttl) == initial_ttl(usual) && rst_hops > usual_hops {
+            // A device on the path is at most as far as the end it impersonates: a lower TTL
+            // than that end's means another initial TTL, not a longer path.
+            out.distance_unknown = true;
+            out.evidence.push(ev(
+                c.rst.frame,
+                format!(
+                    "TTL {} where the {sd}'s {} all have TTL {usual}: had it started at {} like the {sd}'s, its sender would be {} beyond the {sd}, which a device on the path cannot be; it started from another initial TTL, so its distance is unknown",
+                    c.rst.ttl,
+                    plural(s.sender_ttl_samples as u64, "other packet"),
+                    initial_ttl(usual),
+                    plural(rst_hops - usual_hops, "hop"),
+                ),
+            ));
+        } else {
+            out.evidence.push(ev(
+                c.rst.frame,
+                format!(
+                    "TTL {} where the {sd}'s {} all have TTL {usual}: its sender is {}, the {sd} {}",
+                    c.rst.ttl,
+                    plural(s.sender_ttl_samples as u64, "other packet"),
+                    super::words::hops(rst_hops),
+                    super::words::hops(usual_hops),
+                ),
+            ));
+        }
+        out.reasons.push(format!(
             "the RST's TTL ({}) differs from the {sd}'s ({usual})",
+            c.rst.ttl
+        ));
+        out.phrases.push(format!(
+            "its TTL ({}) is not the {sd}'s ({usual})",
             c.rst.ttl
         ));
     }
     if talked_after {
+        miss *= 0.4;
         let first = s.sender_after_rst[0];
-        evidence.push(ev(
+        out.evidence.push(ev(
             first.frame,
             format!(
-                "the {sd} kept sending after the RST ({} packet(s)): it never reset the connection",
-                s.sender_after_rst.len()
+                "the {sd} kept sending after the RST ({}): it never reset the connection",
+                plural(s.sender_after_rst.len() as u64, "packet")
             ),
         ));
-        reasons.push(format!("the {sd} kept sending after the RST"));
+        out.reasons.push(format!("the {sd} kept sending after the RST"));
+        out.phrases
+            .push(format!("the {sd} itself kept sending after it"));
     }
-    if let (Some(id), Some(prev)) = (c.rst.ip_id, s.sender_prev_ip_id)
-        && id != 0
-        && !s.ip_id_continues(c.rst)
-    {
-        evidence.push(ev(
+    if ip_id_foreign && let (Some(id), Some(prev)) = (c.rst.ip_id, s.sender_prev_ip_id) {
+        miss *= 0.5;
+        out.evidence.push(ev(
             c.rst.frame,
             format!("IP ID {id} does not follow the {sd}'s sequence (last {prev})"),
         ));
-        reasons.push("its IP ID is foreign".to_owned());
+        out.reasons.push("its IP ID is foreign".to_owned());
+        out.phrases
+            .push(format!("its IP ID does not follow the {sd}'s"));
     }
     if c.rst.in_window == Some(false) && !blind {
-        evidence.push(ev(
+        out.evidence.push(ev(
             c.rst.frame,
             "its sequence number is outside the receiver's window: the receiver ignores it (RFC 5961 3.2)",
         ));
     }
-    Some((reasons, evidence))
+    out.weight = 1.0 - miss;
+    Some(out)
 }
 
-fn forged(c: &Ctx) -> Option<Finding> {
-    let (reasons, mut evidence) = forgery_signs(c)?;
+fn forged(c: &Ctx) -> Option<Hypothesis> {
+    let signs = forgery_signs(c)?;
     let s = &c.s;
-    let sd = side(c.sender());
-    let confidence = if reasons.len() >= 2 {
-        Confidence::High
-    } else {
-        Confidence::Medium
-    };
+    let (sd, pd) = (c.sd(), c.pd());
     let expiry = s.answers_trigger && s.idle_before_ns >= IDLE_NS;
-    if expiry {
+    let mut h = if expiry {
+        let idle = secs(s.idle_before_ns);
         let t = s.trigger.map_or(0, |t| u64::from(t.frame));
-        evidence.push(ev(
+        let mut h = Hypothesis::new(
+            Cause::FirewallStateExpiry,
+            SenderKind::Middlebox,
+            Actor::PathDevice,
+            signs.weight,
+            Story::StateForgotten {
+                idle_s: idle,
+                trigger: t,
+            },
+        )
+        .ev(
             t,
             format!(
-                "the {} sent this after {:.1} s of silence; the RST answered it at once",
-                side(c.peer()),
-                secs(s.idle_before_ns)
+                "the {pd} sent this after {} of silence; the RST answered it at once",
+                duration(idle)
             ),
+        )
+        .settle("the firewall's connection-tracking timeout, or a capture at the server showing the packet never reached it")
+        .apart(format!(
+            "a capture at the {sd} at the same time: the {pd}'s packet never reached it, and the {sd} never sent the RST"
         ));
-        return Some(Finding {
-            cause: Cause::FirewallStateExpiry,
-            kind: SenderKind::Middlebox,
-            actor: Actor::PathDevice,
-            confidence,
-            reasons,
-            evidence,
-            because: format!(
-                "it no longer knew the connection after {:.1} s of silence and rejected the {}'s next packet",
-                secs(s.idle_before_ns),
-                side(c.peer())
-            ),
-            would_settle: Some("the firewall's connection-tracking timeout, or a capture at the server showing the packet never reached it".to_owned()),
-        });
-    }
-    Some(Finding {
-        cause: Cause::MiddleboxReset,
-        kind: SenderKind::Middlebox,
-        actor: Actor::PathDevice,
-        confidence,
-        reasons,
-        evidence,
-        because: format!("the {sd} never sent it: it was forged on the path"),
-        would_settle: (confidence < Confidence::High).then(|| {
-            "a capture at the server at the same time: a RST it never sent came from the path"
-                .to_owned()
-        }),
-    })
+        h.known_timeout = timeouts::describe(idle, Waits::StateForgotten);
+        h
+    } else {
+        Hypothesis::new(
+            Cause::MiddleboxReset,
+            SenderKind::Middlebox,
+            Actor::PathDevice,
+            signs.weight,
+            Story::Forged {
+                signs: signs.phrases.clone(),
+            },
+        )
+        .settle(format!(
+            "a capture at the {sd} at the same time: a RST it never sent came from the path"
+        ))
+        .apart(format!(
+            "a capture at the {sd} at the same time: if the {sd} never sent this RST, a device on the path did"
+        ))
+    };
+    h.reasons.extend(signs.reasons);
+    h.evidence.extend(signs.evidence);
+    Some(h)
 }
 
 // ---- refused ----
 // Signature: the SYN is answered by a RST (with an ACK of the SYN), no SYN-ACK (RFC 9293
-// 3.10.7.1: a closed port answers every segment with a RST).
-fn refused(c: &Ctx) -> Option<Finding> {
+// 3.10.7.1: a closed port answers every segment with a RST). A firewall's `REJECT
+// --reject-with tcp-reset` looks the same, from its own distance: with a router between the
+// capture point and the server, only the server's other packets (its TTL) tell them apart.
+fn refused(c: &Ctx) -> Option<Hypothesis> {
     if c.conn.termination() != Termination::Refused {
         return None;
     }
     let syn = c.conn.handshake.syn_frame.unwrap_or(c.rst.frame);
     let acceptable = c.rst.in_window == Some(true);
-    Some(Finding {
-        cause: Cause::Refused,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Kernel,
-        confidence: if acceptable {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        },
-        reasons: vec![if acceptable {
-            "the RST acknowledges the SYN".to_owned()
-        } else {
-            "the RST does not acknowledge the SYN exactly".to_owned()
-        }],
-        evidence: vec![
-            ev(syn, "the client's SYN"),
-            ev(
-                c.rst.frame,
-                "answered by a RST instead of a SYN-ACK: no listener on that port",
+    let port = c.conn.server.port();
+    let sd = c.sd();
+    let rst_hops = hops(c.rst.ttl);
+    let baseline = c.host.ttl.filter(|(_, n)| *n >= 2);
+    let closer = baseline.is_some_and(|(t, _)| {
+        initial_ttl(t) == initial_ttl(c.rst.ttl) && c.rst.ttl > t
+    });
+    let weight = if acceptable { 0.95 } else { 0.7 };
+    let mut h = if closer {
+        let (t, n) = baseline.unwrap_or_default();
+        Hypothesis::new(
+            Cause::Refused,
+            SenderKind::Middlebox,
+            Actor::PathDevice,
+            weight,
+            Story::RefusedOnPath { port },
+        )
+        .reason(format!(
+            "the RST's TTL ({}) is higher than that of the {sd}'s {} elsewhere in the capture ({t}): it came from closer",
+            c.rst.ttl,
+            plural(n as u64, "packet")
+        ))
+        .ev(
+            c.rst.frame,
+            format!(
+                "TTL {}: {} hops closer than the {sd}, whose other packets have TTL {t}: a firewall in front of it",
+                c.rst.ttl,
+                c.rst.ttl - t
             ),
-        ],
-        because: "nothing listened on that port".to_owned(),
-        would_settle: None,
-    })
+        )
+    } else {
+        let mut h = Hypothesis::new(
+            Cause::Refused,
+            SenderKind::Endpoint,
+            Actor::Kernel,
+            weight,
+            Story::Refused {
+                port,
+                doubt: false,
+            },
+        );
+        if rst_hops > 0 && baseline.is_none() {
+            h.sender_doubt = Some(format!(
+                "or a firewall in front of it: with {} between the capture point and the RST's sender, a REJECT rule looks the same, and the capture has no other packet from the {sd} to compare its TTL with",
+                plural(rst_hops, "router")
+            ));
+            h.story = Story::Refused { port, doubt: true };
+        } else if let Some((t, n)) = baseline {
+            h = h.reason(format!(
+                "its TTL ({}) is that of the {sd}'s {} elsewhere in the capture",
+                c.rst.ttl,
+                plural(n as u64, "packet")
+            ));
+            let _ = t;
+        } else {
+            h = h.reason("no router between the capture point and the RST's sender");
+        }
+        h
+    };
+    h = h
+        .reason(if acceptable {
+            "the RST acknowledges the SYN"
+        } else {
+            "the RST does not acknowledge the SYN exactly"
+        })
+        .ev(syn, "the client's SYN")
+        .ev(
+            c.rst.frame,
+            "answered by a RST instead of a SYN-ACK: no listener on that port, or a REJECT rule",
+        )
+        .settle(format!(
+            "a capture at the {sd}: a RST it sent itself means a closed port, one it never saw means a firewall"
+        ))
+        .apart(format!(
+            "a capture at the {sd} (did the SYN reach it?), or the TTL of the {sd}'s own packets"
+        ));
+    Some(h)
 }
 
 // ---- probe-abort ----
 // Signature: a complete (or answered) handshake, no data either way, and the client's RST
-// within a couple of seconds: health checks and scanners.
-fn probe_abort(c: &Ctx) -> Option<Finding> {
+// within a couple of seconds: health checks and scanners. A SYN scan (nmap -sS) never
+// completes the handshake: the scanner's kernel, which never opened the connection, resets the
+// SYN-ACK.
+fn probe_abort(c: &Ctx) -> Option<Hypothesis> {
     let h = &c.conn.handshake;
     let synack = h.synack_frame?;
     if c.sender() != Dir::Client
@@ -303,134 +589,154 @@ fn probe_abort(c: &Ctx) -> Option<Finding> {
     if c.rst.ts_ns - synack_ts > PROBE_NS {
         return None;
     }
-    let mut evidence = vec![ev(synack, "the server accepted the connection")];
+    let after = secs(c.rst.ts_ns - synack_ts);
+    let half_open = h.ack_frame.is_none();
+    let mut out = Hypothesis::new(
+        Cause::ProbeAbort,
+        SenderKind::Endpoint,
+        if half_open {
+            Actor::Kernel
+        } else {
+            Actor::Application
+        },
+        if half_open { 0.85 } else { 0.9 },
+        Story::Probe {
+            after_s: after,
+            half_open,
+        },
+    )
+    .ev(synack, "the server accepted the connection");
     if let Some(a) = h.ack_frame {
-        evidence.push(ev(a, "the client completed the handshake"));
+        out = out.ev(a, "the client completed the handshake");
     }
-    evidence.push(ev(
-        c.rst.frame,
-        format!(
-            "and reset it {:.3} s later without sending a byte",
-            secs(c.rst.ts_ns - synack_ts)
-        ),
-    ));
-    Some(Finding {
-        cause: Cause::ProbeAbort,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Application,
-        confidence: Confidence::High,
-        reasons: vec!["no data either way, RST right after the handshake".to_owned()],
-        evidence,
-        because: "it only checked that the port answers (a health check or scan)".to_owned(),
-        would_settle: None,
-    })
+    out = out
+        .ev(
+            c.rst.frame,
+            format!(
+                "and reset it {} later without sending a byte",
+                duration(after)
+            ),
+        )
+        .reason(if half_open {
+            "the SYN-ACK was answered by a RST, not an ACK: the client never opened the connection"
+        } else {
+            "no data either way, RST right after the handshake"
+        })
+        .apart("whether the client ever sends a request on such connections (a probe never does)");
+    Some(out)
 }
 
 // ---- write-after-close ----
 // Signature: the RST's sender had sent its FIN; the other side then sent data; the RST answers
 // it (Linux answers from the TIME-WAIT or closed socket: RFC 9293 3.10.7.4 for data after
 // close).
-fn write_after_close(c: &Ctx) -> Option<Finding> {
+fn write_after_close(c: &Ctx) -> Option<Hypothesis> {
     let fin = c.s.sender_fin?;
     let data = c.s.data_after_sender_fin?;
-    let (sd, pd) = (side(c.sender()), side(c.peer()));
-    Some(Finding {
-        cause: Cause::WriteAfterClose,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Kernel,
-        confidence: if c.s.answers_trigger {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        },
-        reasons: vec![format!("the {sd} had closed (FIN) before the {pd} wrote")],
-        evidence: vec![
-            ev(fin.frame, format!("the {sd} closed its side (FIN)")),
-            ev(
-                data.frame,
-                format!(
-                    "{:.3} s later the {pd} still sent {} bytes on the connection",
-                    secs(data.ts_ns - fin.ts_ns),
-                    data.payload_len
-                ),
+    let (sd, pd) = (c.sd(), c.pd());
+    let gap = secs(data.ts_ns - fin.ts_ns);
+    // A server that closed on a request it was still waiting for gave up on a timer: the late
+    // write is how the RST came, the timer is why (judged by `idle_timeout`).
+    let on_timer = closed_on_request_timer(c).is_some();
+    // A RST that does not answer the late data is the sender's own close (with that data
+    // unread, judged by `unread_data_close`), not its kernel's answer to the write.
+    let weight = match (c.s.answers_trigger, on_timer) {
+        (true, false) => 0.9,
+        (_, true) => 0.5,
+        (false, false) => 0.4,
+    };
+    Some(
+        Hypothesis::new(
+            Cause::WriteAfterClose,
+            SenderKind::Endpoint,
+            Actor::Kernel,
+            weight,
+            Story::WriteAfterClose {
+                fin: u64::from(fin.frame),
+                data: u64::from(data.frame),
+                bytes: data.payload_len,
+                gap_s: gap,
+            },
+        )
+        .reason(format!("the {sd} had closed (FIN) before the {pd} wrote"))
+        .ev(fin.frame, format!("the {sd} closed its side (FIN)"))
+        .ev(
+            data.frame,
+            format!(
+                "{} later the {pd} still sent {} on the connection",
+                duration(gap),
+                plural(data.payload_len, "byte")
             ),
-            ev(
-                c.rst.frame,
-                format!("the {sd}'s kernel answered the data with a RST"),
-            ),
-        ],
-        because: format!("the {pd} sent data after the {sd} had already closed the connection"),
-        would_settle: None,
-    })
+        )
+        .ev(
+            c.rst.frame,
+            format!("the {sd}'s kernel answered the data with a RST"),
+        )
+        .apart(format!(
+            "whether the RST answers the {pd}'s data after the {sd}'s FIN (it does here)"
+        )),
+    )
 }
 
 // ---- keepalive-timeout ----
 // Signature: keep-alive probes (seq = SND.NXT - 1, at most one byte) from the RST's sender,
 // unanswered, then its RST (RFC 1122 4.2.3.6; Linux gives up after TCP_KEEPCNT probes).
-fn keepalive_timeout(c: &Ctx) -> Option<Finding> {
+fn keepalive_timeout(c: &Ctx) -> Option<Hypothesis> {
     let probes = &c.s.unanswered_keepalives;
     if probes.is_empty() {
         return None;
     }
-    let (sd, pd) = (side(c.sender()), side(c.peer()));
-    let mut evidence: Vec<Evidence> = probes
-        .iter()
-        .map(|&f| ev(f, format!("keep-alive probe from the {sd}, unanswered")))
-        .collect();
-    evidence.push(ev(
+    let (sd, pd) = (c.sd(), c.pd());
+    let mut h = Hypothesis::new(
+        Cause::KeepaliveTimeout,
+        SenderKind::Endpoint,
+        Actor::Kernel,
+        if probes.len() >= 2 { 0.9 } else { 0.6 },
+        Story::Keepalive {
+            probes: probes.len(),
+        },
+    )
+    .reason(format!(
+        "{} got no answer",
+        plural(probes.len() as u64, "keep-alive probe")
+    ))
+    .settle(format!(
+        "a capture at the {pd} would show whether the probes arrived"
+    ))
+    .apart(format!(
+        "the {sd}'s keep-alive settings (TCP_KEEPCNT probes before it gives up)"
+    ));
+    for &f in probes {
+        h = h.ev(f, format!("keep-alive probe from the {sd}, unanswered"));
+    }
+    h = h.ev(
         c.rst.frame,
         format!(
-            "after {} unanswered probe(s) the {sd}'s kernel gave up",
-            probes.len()
+            "after {} the {sd}'s kernel gave up",
+            plural(probes.len() as u64, "unanswered probe")
         ),
-    ));
-    Some(Finding {
-        cause: Cause::KeepaliveTimeout,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Kernel,
-        confidence: if probes.len() >= 2 {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        },
-        reasons: vec![format!(
-            "{} keep-alive probe(s) got no answer",
-            probes.len()
-        )],
-        evidence,
-        because: format!("its keep-alive probes got no answer: the {pd} or the path went silent"),
-        would_settle: Some(format!(
-            "a capture at the {pd} would show whether the probes arrived"
-        )),
-    })
+    );
+    Some(h)
 }
 
 // ---- no-socket ----
 // Signature: a reply RST: it answers the other side's packet at once, takes its sequence
 // number from that packet's ACK with no ACK flag of its own (RFC 9293 3.10.7.1), and on Linux
-// leaves from a control socket with IP ID 0. The sender never closed: it lost the state.
-fn no_socket(c: &Ctx) -> Option<Finding> {
+// leaves from a control socket with IP ID 0. The sender never closed (no FIN): it lost the
+// state. A reply to a SYN-ACK from a host that never finished the handshake is a SYN scan's,
+// judged by `probe_abort`.
+fn no_socket(c: &Ctx) -> Option<Hypothesis> {
     let trigger = c.s.trigger?;
     let reply_style = c.rst.flags & flags::ACK == 0;
     let id_zero = c.rst.ip_id == Some(0);
-    if !(c.s.answers_trigger && (reply_style || id_zero)) {
+    if !(c.s.answers_trigger && (reply_style || id_zero)) || c.s.sender_fin.is_some() {
         return None;
     }
-    let (sd, pd) = (side(c.sender()), side(c.peer()));
-    let mut reasons = vec!["the RST answers the packet just before it".to_owned()];
-    let mut evidence = vec![];
-    if c.s.idle_before_ns >= IDLE_NS {
-        evidence.push(ev(
-            trigger.frame,
-            format!(
-                "the {pd} sent this after {:.1} s of silence, during which the {sd} lost the connection",
-                secs(c.s.idle_before_ns)
-            ),
-        ));
-    } else {
-        evidence.push(ev(trigger.frame, format!("the {pd}'s packet")));
-    }
+    let (sd, pd) = (c.sd(), c.pd());
+    let half_open = c.sender() == Dir::Client && c.conn.handshake.ack_frame.is_none();
+    let idle = c.idle_s();
     let mut how = vec![];
+    let mut reasons = vec!["the RST answers the packet just before it".to_owned()];
     if reply_style {
         how.push("no ACK flag and its sequence number taken from that packet's ACK".to_owned());
         reasons.push("reply-style RST (no ACK flag)".to_owned());
@@ -439,409 +745,553 @@ fn no_socket(c: &Ctx) -> Option<Finding> {
         how.push("IP ID 0 (Linux's control socket, not a connection's socket)".to_owned());
         reasons.push("IP ID 0".to_owned());
     }
-    evidence.push(ev(
-        c.rst.frame,
-        format!(
-            "answered {:.3} ms later by a kernel reply RST: {}",
-            secs(c.rst.ts_ns - trigger.ts_ns) * 1e3,
-            how.join(", ")
-        ),
-    ));
-    Some(Finding {
-        cause: Cause::NoSocket,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Kernel,
-        confidence: if reply_style && (id_zero || c.rst.ip_id.is_none()) {
-            Confidence::High
+    let strong = reply_style && (id_zero || c.rst.ip_id.is_none());
+    let mut h = Hypothesis::new(
+        Cause::NoSocket,
+        SenderKind::Endpoint,
+        Actor::Kernel,
+        if half_open {
+            0.3
+        } else if strong {
+            0.9
         } else {
-            Confidence::Medium
+            0.65
         },
-        reasons,
-        evidence,
-        because: format!(
-            "it had no socket for this connection any more (restart, crash or lost state) when the {pd}'s packet arrived"
-        ),
-        would_settle: None,
-    })
+        Story::NoSocket {
+            trigger: u64::from(trigger.frame),
+            idle_s: idle,
+        },
+    );
+    h.reasons = reasons;
+    h = h
+        .ev(
+            trigger.frame,
+            match idle {
+                Some(i) => format!(
+                    "the {pd} sent this after {} of silence, during which the {sd} lost the connection",
+                    duration(i)
+                ),
+                None => format!("the {pd}'s packet"),
+            },
+        )
+        .ev(
+            c.rst.frame,
+            format!(
+                "answered {} later by a kernel reply RST: {}",
+                duration(secs(c.rst.ts_ns - trigger.ts_ns)),
+                super::words::list(&how, "and")
+            ),
+        )
+        .apart(format!(
+            "the {sd}'s logs: a restart or crash before the {pd}'s packet arrived"
+        ));
+    Some(h)
 }
 
 // ---- idle-timeout ----
-// Signature: an unsolicited RST (it answers nothing) from a socket that was idle for a while,
-// often right after its own FIN (HAProxy's `option nolinger`, nginx's
-// `reset_timedout_connection`). A well-known timeout length raises confidence.
-fn idle_timeout(c: &Ctx) -> Option<Finding> {
-    if c.s.answers_trigger || c.s.idle_before_ns < IDLE_NS {
+// Signature: an unsolicited RST (it answers nothing) after a silence, from the side that was
+// waiting: on an idle keep-alive connection (the last exchange complete), on a request that
+// never finished arriving (the peer began one, or connected and sent nothing), or on a peer
+// that stopped reading (its window stayed at zero while the sender probed). Servers often end
+// such connections with a last response (HTTP 408) and a FIN just before the RST (HAProxy's
+// `option nolinger`, nginx's `reset_timedout_connection`), or with the RST alone. A silence
+// that matches a published default of what the connection was waiting for names the timer
+// (`timeouts.rs`) and makes the case.
+fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
+    let s = &c.s;
+    if let (Some((age, silence, first)), Some(data), Some(fin)) = (
+        closed_on_request_timer(c),
+        s.data_after_sender_fin,
+        s.sender_fin,
+    ) {
+        return Some(request_timer_then_late_write(c, age, silence, first, fin, data));
+    }
+    if s.answers_trigger || !s.unanswered_keepalives.is_empty() {
         return None;
     }
-    let sd = side(c.sender());
-    let idle = secs(c.s.idle_before_ns);
-    let named = known_timeout(idle, TimeoutKeeper::Proxy);
-    let mut evidence = vec![];
-    if let Some(f) = c.s.idle_ended_by {
-        evidence.push(ev(
-            f,
-            format!("the first packet after {idle:.1} s of silence, from the {sd}"),
+    let (sd, pd) = (c.sd(), c.pd());
+    // A zero window that lasted until the RST: the silence is the stall, probes or not.
+    let (waits, idle_ns, since) = if let Some(z) = s.peer_zero_window_since {
+        (Waits::PeerReading, c.rst.ts_ns - z.ts_ns, Some(z.frame))
+    } else {
+        let waiting_for_request = c.sender() == Dir::Server
+            && (s.unanswered_bytes > 0 || (s.peer_bytes == 0 && s.sender_bytes == 0));
+        let waits = if waiting_for_request {
+            Waits::Request
+        } else {
+            Waits::NextRequest
+        };
+        (waits, s.idle_before_ns, s.idle_ended_by)
+    };
+    if idle_ns < IDLE_NS {
+        return None;
+    }
+    let idle = secs(idle_ns);
+    // Header timers count from the start of the request, body timers from its last bytes:
+    // either length can name the timer.
+    let age = (waits == Waits::Request)
+        .then(|| {
+            let end = burst_start(c.packets, s.rst_index, c.sender());
+            request_age_s(c.packets, end, c.sender())
+        })
+        .flatten();
+    let (found, named) = {
+        let by_idle = timeouts::matching(idle, waits);
+        match age {
+            Some(a) if by_idle.is_empty() && !timeouts::matching(a, waits).is_empty() => {
+                (timeouts::matching(a, waits), timeouts::describe(a, waits).map(|d| {
+                    format!("{d} (counted from the start of the request)")
+                }))
+            }
+            _ => (by_idle, timeouts::describe(idle, waits)),
+        }
+    };
+    let timer = (!found.is_empty()).then(|| {
+        super::words::list(
+            &found.iter().map(|t| t.words()).collect::<Vec<_>>(),
+            "or",
+        )
+    });
+    let mut weight: f32 = match (named.is_some(), c.sender()) {
+        (true, _) => 0.9,
+        (false, Dir::Server) => 0.55,
+        // Proxies, load balancers and servers time connections out; a client's RST after a
+        // silence is more often an abort (see `abortive_close`).
+        (false, Dir::Client) => 0.35,
+    };
+    let mut h = Hypothesis::new(
+        Cause::IdleTimeout,
+        SenderKind::Endpoint,
+        Actor::Application,
+        0.0,
+        Story::Idle {
+            waits,
+            idle_s: idle,
+            timer,
+            closed_then_reset: None,
+        },
+    );
+    match waits {
+        Waits::PeerReading => {
+            h = h.reason(format!(
+                "the {pd}'s window stayed at zero for {} before the RST",
+                duration(idle)
+            ));
+            if let Some(f) = since {
+                h = h.ev(
+                    f,
+                    format!(
+                        "the {pd} advertises a zero window: it has stopped reading ({} from the {sd} since, probing)",
+                        plural(s.sender_packets_in_zero_window, "packet")
+                    ),
+                );
+            }
+            weight = weight.max(0.7);
+        }
+        Waits::Request => {
+            h = h.reason(if s.unanswered_bytes > 0 {
+                format!(
+                    "{} of silence after the {pd} began a request the {sd} never answered",
+                    duration(idle)
+                )
+            } else {
+                format!(
+                    "{} of silence after the {pd} connected without sending anything",
+                    duration(idle)
+                )
+            });
+            if let Some(f) = since {
+                h = h.ev(
+                    f,
+                    format!("the first packet after {} of silence", duration(idle)),
+                );
+            }
+        }
+        _ => {
+            h = h.reason(format!(
+                "{} of silence on a connection with nothing outstanding, then an unsolicited RST",
+                duration(idle)
+            ));
+            if let Some(f) = since {
+                h = h.ev(
+                    f,
+                    format!(
+                        "the first packet after {} of silence, from the {sd}",
+                        duration(idle)
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(b) = s.sender_final_burst {
+        if b.payload_len > 0 {
+            weight += 0.1;
+            h = h.ev(
+                b.frame,
+                format!(
+                    "the {sd} sends a last {} (an error response such as HTTP 408) ...",
+                    plural(b.payload_len, "byte")
+                ),
+            );
+        }
+        if let Some(fin) = s.sender_fin.filter(|f| f.ts_ns >= b.ts_ns) {
+            weight += 0.1;
+            h = h.ev(fin.frame, format!("the {sd} closed (FIN) ..."));
+        }
+    }
+    h = h.ev(
+        c.rst.frame,
+        format!(
+            "... and reset the connection without being asked, after {} of silence",
+            duration(idle)
+        ),
+    );
+    if let Some(n) = &named {
+        h = h.reason(n.clone());
+    } else {
+        h = h.settle(format!(
+            "the timeouts configured on the {sd} (or on a proxy or load balancer in front of it)"
         ));
     }
-    if let Some(fin) = c.s.sender_fin {
-        evidence.push(ev(fin.frame, format!("the {sd} closed (FIN) ...")));
+    if let Some(b) = c.burst.filter(|b| b.idle_ages_differ) {
+        // Connections that were idle for different lengths of time, reset together, were not
+        // each stopped by its own timer.
+        weight = 0.1;
+        h = h.reason(format!(
+            "against it: {} connections with different silences were reset within {}",
+            b.connections,
+            duration(b.window_s)
+        ));
     }
-    evidence.push(ev(
-        c.rst.frame,
-        "... and reset the connection without being asked: its idle timer ran out",
+    h.known_timeout = named;
+    h.weight = weight.min(0.95);
+    h = h.apart(format!(
+        "the {sd}'s timeouts: a timer of {} (or one on a proxy in front of it) means a timeout",
+        duration(idle)
     ));
-    let mut reasons = vec![format!("{idle:.1} s of silence, then an unsolicited RST")];
-    if let Some(n) = &named {
-        reasons.push(n.clone());
-    }
-    Some(Finding {
-        cause: Cause::IdleTimeout,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Application,
-        confidence: if named.is_some() { Confidence::High } else { Confidence::Medium },
-        reasons,
-        evidence,
-        because: format!("the connection had been idle for {idle:.1} s and its idle timeout expired"),
-        would_settle: named.is_none().then(|| format!("the idle timeout configured on the {sd} (or the proxy or load balancer in front of it)")),
-    })
+    Some(h)
 }
 
-// ---- unread-data-close and abortive-close ----
-// Signature: an active reset (ACK set, the socket's own sequence number) that answers nothing
-// and follows no silence: the application closed or aborted. It closed with unread data when
-// the RST acknowledges data the sender had not acknowledged before (it arrived as it closed),
-// or when it answered a multi-segment message with less data than it received (an early
-// answer without reading it all). Otherwise nothing was pending: a deliberate abort
-// (SO_LINGER 0).
-fn closed_with_reset(c: &Ctx) -> Option<Finding> {
+/// A server gave up waiting for a request (a 408, a FIN), and the client's late write was
+/// reset: the timer is the cause, the write its occasion.
+fn request_timer_then_late_write(
+    c: &Ctx,
+    age: f64,
+    silence: f64,
+    first: PacketRecord,
+    fin: PacketRecord,
+    data: PacketRecord,
+) -> Hypothesis {
+    let (sd, pd) = (c.sd(), c.pd());
+    let by_age = timeouts::matching(age, Waits::Request);
+    let by_silence = timeouts::matching(silence, Waits::Request);
+    let (found, length) = if by_age.is_empty() && !by_silence.is_empty() {
+        (by_silence, silence)
+    } else {
+        (by_age, age)
+    };
+    let timer = (!found.is_empty())
+        .then(|| super::words::list(&found.iter().map(|t| t.words()).collect::<Vec<_>>(), "or"));
+    let mut h = Hypothesis::new(
+        Cause::IdleTimeout,
+        SenderKind::Endpoint,
+        Actor::Application,
+        if timer.is_some() { 0.9 } else { 0.75 },
+        Story::Idle {
+            waits: Waits::Request,
+            idle_s: length,
+            timer: timer.clone(),
+            closed_then_reset: Some((u64::from(fin.frame), u64::from(data.frame))),
+        },
+    )
+    .reason(format!(
+        "the {sd} closed {} after the {pd} began a request it never answered",
+        duration(age)
+    ))
+    .reason(format!(
+        "the {pd} wrote after that close, and the {sd}'s kernel reset the write"
+    ));
+    if first.payload_len > 0 {
+        h = h.ev(
+            first.frame,
+            format!(
+                "the {sd} gives up: a last {} (an error response such as HTTP 408) ...",
+                plural(first.payload_len, "byte")
+            ),
+        );
+    }
+    h = h
+        .ev(fin.frame, format!("... and closes (FIN)"))
+        .ev(
+            data.frame,
+            format!("the {pd} goes on sending its request"),
+        )
+        .ev(
+            c.rst.frame,
+            format!("the {sd}'s kernel resets the write to the closed connection"),
+        )
+        .apart(format!(
+            "the {sd}'s request timeouts: one of {} means it gave up on a slow request",
+            duration(age)
+        ));
+    if let Some(t) = timer {
+        h.known_timeout = Some(format!("request {}: {t}", duration(length)));
+    } else {
+        h = h.settle(format!(
+            "the request timeouts configured on the {sd} (HAProxy `timeout http-request`, nginx client_header_timeout, Node headersTimeout)"
+        ));
+    }
+    h
+}
+
+// ---- unread-data-close ----
+// Signature: an active reset (ACK set, the socket's own sequence number) that answers nothing:
+// the application closed with data it had received still unread, so the kernel must reset
+// (RFC 1122 4.2.2.13, RFC 2525 2.17; Linux's reason TCP_ABORT_ON_CLOSE). It is the common case
+// of an application's RST; the signs, strongest first: the RST acknowledges data the sender
+// never acknowledged before (it arrived as it closed); data from the peer was still arriving
+// when it reset; a multi-segment message answered with less than it received; a request the
+// sender never answered. Unread data takes precedence over SO_LINGER(0) in the kernel: a
+// socket with both resets for the unread data.
+fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
     if c.rst.flags & flags::ACK == 0 {
         return None;
     }
     let s = &c.s;
-    let (sd, pd) = (side(c.sender()), side(c.peer()));
-    if s.acks_new_data {
+    let (sd, pd) = (c.sd(), c.pd());
+    let settle = format!(
+        "the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset says TCP_ABORT_ON_CLOSE for unread data, TCP_STATE for an abort) or its application's code"
+    );
+    let apart = format!(
+        "the {sd}'s kernel reason: TCP_ABORT_ON_CLOSE for unread data (tracepoint tcp:tcp_send_reset)"
+    );
+    let new = |weight, sign| {
+        Hypothesis::new(
+            Cause::UnreadDataClose,
+            SenderKind::Endpoint,
+            Actor::Application,
+            weight,
+            Story::Unread(sign),
+        )
+    };
+    let mut h = if s.acks_new_data {
         let last_data = c.packets[..s.rst_index]
             .iter()
             .rev()
             .find(|p| p.dir == c.peer() && p.payload_len > 0)
             .map_or(c.rst.frame, |p| u64::from(p.frame));
-        return Some(Finding {
-            cause: Cause::UnreadDataClose,
-            kind: SenderKind::Endpoint,
-            actor: Actor::Application,
-            confidence: Confidence::High,
-            reasons: vec![format!(
+        new(0.9, UnreadSign::AckedAtClose)
+            .reason(format!(
                 "the RST acknowledges data the {sd} had not acknowledged before"
-            )],
-            evidence: vec![
-                ev(last_data, format!("data from the {pd} still arriving")),
-                ev(
-                    c.rst.frame,
-                    format!("the {sd} reset instead of closing: the data was never read"),
-                ),
-            ],
-            because: format!(
-                "its application closed while data from the {pd} was still arriving, unread"
-            ),
-            would_settle: None,
-        });
-    }
-    if s.peer_message_segments >= 2 && s.answer_bytes > 0 && s.peer_message_bytes > s.answer_bytes {
-        return Some(Finding {
-            cause: Cause::UnreadDataClose,
-            kind: SenderKind::Endpoint,
-            actor: Actor::Application,
-            confidence: Confidence::Medium,
-            reasons: vec![
-                format!(
-                    "a {}-byte message in {} segments was answered with {} bytes, then reset",
-                    s.peer_message_bytes, s.peer_message_segments, s.answer_bytes
-                ),
-                "SO_LINGER(0) would look the same on the wire".to_owned(),
-            ],
-            evidence: vec![ev(
+            ))
+            .ev(last_data, format!("data from the {pd} still arriving"))
+            .ev(
                 c.rst.frame,
-                format!(
-                    "the {sd} answered the {pd}'s {}-byte message with {} bytes and reset instead of closing",
-                    s.peer_message_bytes, s.answer_bytes
-                ),
-            )],
-            because: format!(
-                "its application answered early and closed without reading all of the {pd}'s {}-byte message",
-                s.peer_message_bytes
-            ),
-            would_settle: Some(format!(
-                "the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset shows TCP_ABORT_ON_CLOSE for unread data) or its application's code"
-            )),
-        });
-    }
-    let mut evidence = vec![];
-    if s.answer_bytes > 0 || s.peer_message_bytes > 0 {
-        evidence.push(ev(
-            c.rst.frame,
-            format!("the {sd} reset right after the exchange, with nothing left unread"),
-        ));
-    } else {
-        evidence.push(ev(
-            c.rst.frame,
-            format!("the {sd} reset the connection on its own"),
-        ));
-    }
-    let continues = s.ip_id_continues(c.rst);
-    if continues {
-        evidence.push(ev(c.rst.frame, format!("its IP ID continues the {sd}'s socket's sequence: the connection's own socket sent it")));
-    }
-    Some(Finding {
-        cause: Cause::AbortiveClose,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Application,
-        confidence: Confidence::Medium,
-        reasons: vec![
-            "an active reset (ACK set, its own sequence number) with no silence before it and no data pending".to_owned(),
-            "closing with unread data would look the same if the application had not read what it acknowledged".to_owned(),
-        ],
-        evidence,
-        because: "its application aborted the connection instead of closing it (SO_LINGER 0 or an explicit abort)".to_owned(),
-        would_settle: Some(format!("the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset) or a look at its socket options")),
-    })
-}
-
-fn unknown(c: &Ctx) -> Finding {
-    let sd = side(c.sender());
-    Finding {
-        cause: Cause::Unknown,
-        kind: SenderKind::Endpoint,
-        actor: Actor::Kernel,
-        confidence: Confidence::Low,
-        reasons: vec!["no rule's signature matched".to_owned()],
-        evidence: vec![ev(
-            c.rst.frame,
-            format!("a RST carrying the {sd}'s address"),
-        )],
-        because: "of something this capture does not show".to_owned(),
-        would_settle: Some(format!(
-            "a capture at the {sd} at the same time (was it sent there?), and the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset)"
-        )),
-    }
-}
-
-// ---- firewall-state-expiry (DROP) ----
-// Signature: no RST at all; after a silence, one side's data is retransmitted until the end of
-// the capture with no answer: a middlebox forgot the connection and black-holes it (or the
-// peer died; only a capture at the peer tells these apart).
-fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> {
-    if conn.termination() != Termination::Unanswered || conn.handshake.ack_frame.is_none() {
-        return None;
-    }
-    let last = packets.last()?;
-    let talker = last.dir;
-    // The trailing run of the talker's packets; the unanswered data starts at its first
-    // payload (a pure ACK may precede it).
-    let run = packets
-        .iter()
-        .rposition(|p| p.dir != talker)
-        .map_or(0, |i| i + 1);
-    let first_retx = (run..packets.len()).find(|&i| packets[i].payload_len > 0)?;
-    let first = packets.get(first_retx)?;
-    let before = first_retx.checked_sub(1).and_then(|i| packets.get(i))?;
-    let idle = first.ts_ns - before.ts_ns;
-    let (td, sd) = (side(talker), side(talker.reverse()));
-    let retx = packets[first_retx..]
-        .iter()
-        .filter(|p| p.analysis & analysis::RETRANSMISSION != 0)
-        .count();
-    let (cause, because, confidence) = if idle >= IDLE_NS {
-        (
-            Cause::FirewallStateExpiry,
+                format!("the {sd} reset instead of closing: the data was never read"),
+            )
+    } else if let Some((frame, bytes)) = s.in_flight_after {
+        new(
+            0.8,
+            UnreadSign::InFlight {
+                frame: u64::from(frame),
+                bytes,
+            },
+        )
+        .reason(format!(
+            "the {pd} was still sending when the {sd} reset ({} in flight)",
+            plural(bytes, "byte")
+        ))
+        .ev(
+            frame,
             format!(
-                "after {:.1} s of silence, the {td}'s data was black-holed: a firewall or NAT on the path had forgotten the connection",
-                secs(idle)
+                "data from the {pd} sent before the RST reached it: it was arriving while the {sd} closed"
             ),
-            Confidence::Medium,
         )
-    } else {
-        (
-            Cause::Unknown,
-            format!("the {sd} stopped answering the {td}"),
-            Confidence::Low,
+        .settle(settle.clone())
+    } else if let Some((last, frame)) = window_fell(s) {
+        let weight = if last == 0 { 0.85 } else { 0.7 };
+        new(
+            weight,
+            UnreadSign::WindowFell {
+                peak: s.sender_window_peak,
+                last,
+                frame: u64::from(frame),
+            },
         )
-    };
-    let finding = Finding {
-        cause,
-        kind: SenderKind::Middlebox,
-        actor: Actor::PathDevice,
-        confidence,
-        reasons: vec![
-            format!("{retx} retransmission(s) of the {td}'s data got no answer"),
-            format!("a dead {sd} would look the same from here"),
-        ],
-        evidence: vec![
-            ev(before.frame, "the last packet before the silence"),
-            ev(
-                first.frame,
-                format!(
-                    "the {td} sent again after {:.1} s of silence ...",
-                    secs(idle)
-                ),
-            ),
-            ev(
-                last.frame,
-                format!(
-                    "... and retransmitted until the capture ended ({retx} retransmissions), never answered"
-                ),
-            ),
-        ],
-        because,
-        would_settle: Some(format!(
-            "a capture at the {sd} at the same time: if the data never arrived there, the path dropped it"
-        )),
-    };
-    Some(Diagnosis {
-        cause: finding.cause,
-        sender: talker.reverse(),
-        sender_kind: finding.kind,
-        actor: finding.actor,
-        confidence: finding.confidence,
-        confidence_reasons: finding.reasons,
-        rst_frame: None,
-        trigger_frame: None,
-        trigger_delay_s: None,
-        idle_before_s: Some(secs(idle)),
-        known_timeout: known_timeout(secs(idle), TimeoutKeeper::Firewall),
-        hops_from_capture: None,
-        evidence: finding.evidence,
-        consequences: vec![],
-        summary: format!("No RST: {}.", finding.because),
-        explanation: finding.cause.explanation().to_owned(),
-        fixes: finding
-            .cause
-            .fixes()
-            .iter()
-            .map(|f| (*f).to_owned())
-            .collect(),
-        would_settle: finding.would_settle,
-        kernel: None,
-    })
-}
-
-/// Later RSTs, described as what they are relative to the first.
-fn consequences(c: &Ctx) -> Vec<Evidence> {
-    let first = c.rst;
-    c.conn
-        .resets
-        .iter()
-        .skip(1)
-        .map(|r| {
-            let note = if r.from == first.from {
-                if r.seq == first.seq {
-                    format!("the {} repeats its RST", side(r.from))
-                } else {
-                    format!(
-                        "another RST in the {}'s name with another sequence number",
-                        side(r.from)
-                    )
-                }
-            } else {
-                format!(
-                    "the {}'s kernel resets what still arrives after the first RST: a consequence",
-                    side(r.from)
-                )
-            };
-            ev(r.frame, note)
+        .reason(if last == 0 {
+            format!("the {sd}'s receive window fell to zero: its buffer was full of unread data")
+        } else {
+            format!(
+                "the {sd}'s receive window fell from {} to {} bytes as data arrived",
+                s.sender_window_peak, last
+            )
         })
-        .collect()
-}
-
-/// Who sent it, in words: "The server's kernel", "A device on the path, in the server's name,".
-fn who(sender: Dir, actor: Actor) -> String {
-    let sd = side(sender);
-    match actor {
-        Actor::Application => format!("The {sd}'s application"),
-        Actor::Kernel => format!("The {sd}'s kernel"),
-        Actor::PathDevice => format!("A device on the path, forging the {sd}'s address,"),
-    }
-}
-
-fn complete(c: &Ctx, f: Finding) -> Diagnosis {
-    let s = &c.s;
-    let mut evidence = f.evidence;
-    for (frame, d, ttl, usual) in &s.foreign_ttl_packets {
-        if u64::from(*frame) != c.rst.frame {
-            evidence.push(ev(
-                *frame,
-                format!(
-                    "a packet in the {}'s name with TTL {ttl} where its others have {usual}: injected on the path",
-                    side(*d)
-                ),
-            ));
+        .ev(
+            frame,
+            format!(
+                "the {sd} advertises a window of {}, down from {}: what the {pd} sent is piling up unread",
+                plural(last, "byte"),
+                s.sender_window_peak
+            ),
+        )
+        .ev(c.rst.frame, format!("the {sd} resets instead of closing"))
+        .settle(settle.clone())
+    } else if s.peer_message_segments >= 2
+        && s.answer_bytes > 0
+        && s.peer_message_bytes > s.answer_bytes
+    {
+        new(
+            0.6,
+            UnreadSign::ShortAnswer {
+                message: s.peer_message_bytes,
+                answer: s.answer_bytes,
+            },
+        )
+        .reason(format!(
+            "a {}-byte message in {} segments was answered with {}, then reset",
+            s.peer_message_bytes,
+            s.peer_message_segments,
+            plural(s.answer_bytes, "byte")
+        ))
+        .ev(
+            c.rst.frame,
+            format!(
+                "the {sd} answered the {pd}'s {}-byte message with {} and reset instead of closing",
+                s.peer_message_bytes,
+                plural(s.answer_bytes, "byte")
+            ),
+        )
+        .settle(settle.clone())
+    } else if let Some((first, last)) = s.unanswered_frames.filter(|_| c.sender() == Dir::Server) {
+        let frames: Vec<u64> = [first, last].into_iter().map(u64::from).collect();
+        new(
+            0.6,
+            UnreadSign::NeverAnswered {
+                bytes: s.unanswered_bytes,
+                frames: frames.clone(),
+            },
+        )
+        .reason(format!(
+            "the {sd} never answered the {pd}'s last {}",
+            plural(s.unanswered_bytes, "byte")
+        ))
+        .ev(
+            first,
+            format!(
+                "the {pd} sends {} ({}) that the {sd} acknowledges but never answers",
+                plural(s.unanswered_bytes, "byte"),
+                plural(s.unanswered_segments, "segment")
+            ),
+        )
+        .ev(
+            c.rst.frame,
+            format!("the {sd} resets instead of answering"),
+        )
+        .settle(settle.clone())
+    } else if s.peer_bytes > 0 {
+        // Everything visible was answered; the application may still not have read all it
+        // acknowledged (a request with a body it ignored).
+        new(0.35, UnreadSign::NotVisible)
+        .reason(format!(
+            "the {sd} may not have read all it acknowledged before answering"
+        ))
+        .settle(settle.clone())
+    } else {
+        return None;
+    };
+    if let Some(b) = c.burst.filter(|b| b.idle_ages_differ) {
+        h.weight = (h.weight + 0.15).min(0.95);
+        h = h.reason(format!(
+            "{} connections of the {sd} were reset within {}: the process holding them went down, and a dying process resets only the sockets with data unread (or set to abort)",
+            b.connections,
+            duration(b.window_s)
+        ));
+        if matches!(h.story, Story::Unread(UnreadSign::NotVisible)) {
+            h.story = Story::Unread(UnreadSign::ProcessDied);
         }
     }
-    if let Some(text) = &c.rst.text {
-        evidence.push(ev(c.rst.frame, format!("the RST carries text: {text:?}")));
-    }
-    evidence.sort_by_key(|e| e.frame);
-    evidence.dedup();
-    let idle = (s.idle_before_ns > 0).then(|| secs(s.idle_before_ns));
-    Diagnosis {
-        cause: f.cause,
-        sender: c.sender(),
-        sender_kind: f.kind,
-        actor: f.actor,
-        confidence: f.confidence,
-        confidence_reasons: f.reasons,
-        rst_frame: Some(c.rst.frame),
-        trigger_frame: s.trigger.map(|t| u64::from(t.frame)),
-        trigger_delay_s: s.trigger.map(|t| secs(c.rst.ts_ns - t.ts_ns)),
-        idle_before_s: idle,
-        known_timeout: idle.filter(|i| *i >= 1.0).and_then(|i| match f.cause {
-            Cause::IdleTimeout => known_timeout(i, TimeoutKeeper::Proxy),
-            Cause::FirewallStateExpiry => known_timeout(i, TimeoutKeeper::Firewall),
-            _ => None,
-        }),
-        hops_from_capture: Some(hops(c.rst.ttl)),
-        evidence,
-        consequences: consequences(c),
-        summary: format!(
-            "{} sent the RST (frame {}) because {}.",
-            who(c.sender(), f.actor),
-            c.rst.frame,
-            f.because
-        ),
-        explanation: f.cause.explanation().to_owned(),
-        fixes: f.cause.fixes().iter().map(|x| (*x).to_owned()).collect(),
-        would_settle: f.would_settle,
-        kernel: None,
-    }
+    h = h.apart(apart);
+    Some(h)
 }
 
-/// Turns a member of a `mass-reset` incident into that cause, keeping its own story.
-pub(super) fn join_mass_reset(d: &mut Diagnosis, inc: &Incident) {
-    if d.cause == Cause::MassReset {
-        return;
+// ---- abortive-close ----
+// Signature: an active reset (ACK set, the socket's own sequence number) that answers nothing
+// and leaves nothing unread on the wire: SO_LINGER with a zero timeout, or another deliberate
+// abort (Linux's reason TCP_STATE). Closing with unread data looks the same when the
+// application had not read what it acknowledged, and that is the more common case, so this
+// rule never claims certainty.
+fn abortive_close(c: &Ctx) -> Option<Hypothesis> {
+    if c.rst.flags & flags::ACK == 0 {
+        return None;
     }
-    let own = d.cause;
-    d.cause = Cause::MassReset;
-    d.confidence_reasons.push(format!(
-        "{} connections reset by {} within {:.1} ms",
-        inc.connections.len(),
-        inc.host,
-        inc.window_ms
+    let s = &c.s;
+    let sd = c.sd();
+    let pending = s.acks_new_data
+        || s.in_flight_after.is_some()
+        || window_fell(s).is_some()
+        || (s.unanswered_bytes > 0 && c.sender() == Dir::Server)
+        || (s.peer_message_segments >= 2
+            && s.answer_bytes > 0
+            && s.peer_message_bytes > s.answer_bytes);
+    let idle = c.idle_s();
+    // A client that resets an idle connection aborts it more often than it times it out
+    // (client pools close idle connections with a FIN); a server's silence then RST is its
+    // timer more often than not.
+    let weight = match (pending, idle, c.sender()) {
+        (false, None, _) => 0.55,
+        (false, Some(_), Dir::Client) => 0.45,
+        (true, _, _) | (false, Some(_), Dir::Server) => 0.3,
+    };
+    let mut h = Hypothesis::new(
+        Cause::AbortiveClose,
+        SenderKind::Endpoint,
+        Actor::Application,
+        weight,
+        Story::Abort { after_idle_s: idle },
+    )
+    .reason("an active reset (ACK set, its own sequence number) that answers nothing")
+    .settle(format!(
+        "the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset says TCP_STATE for an abort, TCP_ABORT_ON_CLOSE for unread data) or a look at its socket options"
+    ))
+    .apart(format!(
+        "the {sd}'s kernel reason (TCP_STATE for an abort, tracepoint tcp:tcp_send_reset) or SO_LINGER in its code"
     ));
-    d.summary = format!(
-        "{} was one of {} connections {} reset within {:.1} ms (frames {} to {}): the process holding them died or was stopped. On its own it looks like {}.",
-        d.summary.trim_end_matches('.'),
-        inc.connections.len(),
-        inc.host,
-        inc.window_ms,
-        inc.first_frame,
-        inc.last_frame,
-        own.id()
-    );
-    d.explanation = format!("{} {}", Cause::MassReset.explanation(), own.explanation());
-    d.fixes = Cause::MassReset
-        .fixes()
-        .iter()
-        .map(|f| (*f).to_owned())
-        .collect();
-    d.confidence = d.confidence.max(Confidence::Medium);
+    if !pending {
+        h = h.reason("no data left unread on the wire").ev(
+            c.rst.frame,
+            if s.answer_bytes > 0 || s.peer_message_bytes > 0 {
+                format!("the {sd} reset right after the exchange, with nothing left unread")
+            } else {
+                format!("the {sd} reset the connection on its own")
+            },
+        );
+    }
+    if s.ip_id_continues(c.rst) {
+        h = h.ev(
+            c.rst.frame,
+            format!(
+                "its IP ID continues the {sd}'s socket's sequence: the connection's own socket sent it"
+            ),
+        );
+    }
+    Some(h)
+}
+
+fn unknown(c: &Ctx) -> Hypothesis {
+    let sd = c.sd();
+    Hypothesis::new(
+        Cause::Unknown,
+        SenderKind::Endpoint,
+        Actor::Kernel,
+        0.15,
+        Story::Unknown,
+    )
+    .reason("no rule's signature matched")
+    .ev(c.rst.frame, format!("a RST carrying the {sd}'s address"))
+    .settle(format!(
+        "a capture at the {sd} at the same time (was it sent there?), and the {sd}'s kernel reason (tracepoint tcp:tcp_send_reset)"
+    ))
+    .apart(format!(
+        "a capture at the {sd}, and its kernel reason (tracepoint tcp:tcp_send_reset)"
+    ))
 }

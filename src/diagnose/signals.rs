@@ -16,6 +16,8 @@ use crate::flow::{Connection, Dir, PacketRecord, Reset, analysis};
 
 /// A RST is taken as the answer to a packet that arrived at most this long before it.
 const ANSWER_WINDOW_NS: i64 = 1_000_000_000;
+/// The sender's packets this close before its RST are one act with it (a 408, a FIN, the RST).
+const BURST_NS: i64 = 100_000_000;
 
 #[derive(Clone, Debug, Default)]
 pub struct Signals {
@@ -58,6 +60,34 @@ pub struct Signals {
     pub payload_total: u64,
     /// Packets from either side that break their side's TTL (frame, side, ttl, usual ttl).
     pub foreign_ttl_packets: Vec<(u32, Dir, u8, u8)>,
+    /// Payload bytes each way before the RST.
+    pub sender_bytes: u64,
+    pub peer_bytes: u64,
+    /// Who sent the last payload before the RST.
+    pub last_payload_from: Option<Dir>,
+    /// The other side's payload since the sender last sent any (a request never answered), its
+    /// segments, and the frame of its first and last segments.
+    pub unanswered_bytes: u64,
+    pub unanswered_segments: u32,
+    pub unanswered_frames: Option<(u32, u32)>,
+    /// The other side's payload captured after the RST, from sequence numbers the RST did not
+    /// acknowledge, that it sent before the RST could have reached it: data in flight toward
+    /// the sender as it reset (its first frame and the bytes).
+    pub in_flight_after: Option<(u32, u64)>,
+    /// The other side advertised a zero window in its last packet before the RST (it stopped
+    /// reading), since the given frame, with the sender's packets since then.
+    pub peer_zero_window_since: Option<PacketRecord>,
+    pub sender_packets_in_zero_window: u32,
+    /// The window the sender advertised: its largest (scaled, after the handshake) and its
+    /// last before the RST, with that packet's frame. A window that falls while data arrives
+    /// is data piling up unread in its receive buffer (Linux never moves the window's right
+    /// edge back, so only unread data makes it fall).
+    pub sender_window_peak: u64,
+    pub sender_window_last: Option<(u64, u32)>,
+    /// The sender's own packets (data, FIN) just before the RST, after the silence that
+    /// preceded them: the frame that ended the silence when it was the sender's (a 408
+    /// response, a FIN).
+    pub sender_final_burst: Option<PacketRecord>,
 }
 
 /// Most common value and its count.
@@ -95,8 +125,91 @@ pub fn compute(conn: &Connection, packets: &[PacketRecord], rst: &Reset) -> Sign
     trigger(&mut s, packets, ri, from);
     closing(&mut s, packets, ri, from);
     message(&mut s, packets, ri, from);
+    exchange(&mut s, conn, packets, ri, from);
     s.payload_total = conn.dir(Dir::Client).payload_bytes + conn.dir(Dir::Server).payload_bytes;
     s
+}
+
+/// Who said what before the RST: bytes each way, the request the sender never answered, data
+/// still in flight toward it, and a peer that stopped reading.
+fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: usize, from: Dir) {
+    let r = packets[ri];
+    let before = &packets[..ri];
+    let scale = match (conn.dir(from).window_scale, conn.dir(from.reverse()).window_scale) {
+        (Some(w), Some(_)) => u32::from(w.min(14)),
+        _ => 0,
+    };
+    for p in before
+        .iter()
+        .filter(|p| p.dir == from && p.flags & (flags::SYN | flags::RST) == 0)
+    {
+        let w = u64::from(p.window) << scale;
+        s.sender_window_peak = s.sender_window_peak.max(w);
+        s.sender_window_last = Some((w, p.frame));
+    }
+    for p in before.iter().filter(|p| p.analysis & analysis::RETRANSMISSION == 0) {
+        if p.dir == from {
+            s.sender_bytes += u64::from(p.payload_len);
+        } else {
+            s.peer_bytes += u64::from(p.payload_len);
+        }
+    }
+    s.last_payload_from = before.iter().rev().find(|p| p.payload_len > 0).map(|p| p.dir);
+    let since_sender_spoke = before
+        .iter()
+        .rposition(|p| p.dir == from && p.payload_len > 0)
+        .map_or(0, |i| i + 1);
+    for p in &before[since_sender_spoke..] {
+        if p.dir != from && p.payload_len > 0 && p.analysis & analysis::RETRANSMISSION == 0 {
+            s.unanswered_bytes += u64::from(p.payload_len);
+            s.unanswered_segments += 1;
+            let first = s.unanswered_frames.map_or(p.frame, |f| f.0);
+            s.unanswered_frames = Some((first, p.frame));
+        }
+    }
+    // Data from the other side after the RST, beyond what the RST acknowledged, sent before
+    // the RST could have arrived (within a round trip of it: 1 s bounds any RTT seen here).
+    if r.flags & flags::ACK != 0 {
+        let late: Vec<&PacketRecord> = packets[ri + 1..]
+            .iter()
+            .filter(|p| {
+                p.dir != from
+                    && p.payload_len > 0
+                    && p.ts_ns - r.ts_ns <= ANSWER_WINDOW_NS
+                    && crate::flow::seq::Seq(p.seq) >= crate::flow::seq::Seq(r.ack)
+            })
+            .collect();
+        if let Some(first) = late.first() {
+            s.in_flight_after = Some((
+                first.frame,
+                late.iter().map(|p| u64::from(p.payload_len)).sum(),
+            ));
+        }
+    }
+    // A zero window from the other side that lasted until the RST.
+    if let Some(last_peer) = before.iter().rposition(|p| p.dir != from && !is_rst(p))
+        && before[last_peer].window == 0
+        && before[last_peer].flags & (flags::SYN | flags::FIN) == 0
+    {
+        let mut start = last_peer;
+        for (i, p) in before[..last_peer].iter().enumerate().rev() {
+            if p.dir == from || is_rst(p) {
+                continue;
+            }
+            if p.window != 0 {
+                break;
+            }
+            start = i;
+        }
+        s.peer_zero_window_since = Some(before[start]);
+        s.sender_packets_in_zero_window = u32::try_from(
+            before[start..]
+                .iter()
+                .filter(|p| p.dir == from)
+                .count(),
+        )
+        .unwrap_or(u32::MAX);
+    }
 }
 
 /// TTL habits of both sides, and the sender's last IP ID.
@@ -184,18 +297,32 @@ fn closing(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
             .copied();
     }
 
-    // The silence that ended with the trigger, with the sender's FIN right before the RST, or
-    // with the RST itself.
-    let end_index = match (s.trigger, s.sender_fin) {
-        (Some(t), _) => packets
+    // The sender's final burst: its own packets (a last response such as a 408, a FIN) in the
+    // moment before the RST, with nothing from the other side among them but pure ACKs.
+    let mut b = ri;
+    while b > 0 {
+        let p = packets[b - 1];
+        let peer_spoke =
+            p.dir != from && (p.payload_len > 0 || p.flags & (flags::SYN | flags::FIN) != 0);
+        if r.ts_ns - p.ts_ns >= BURST_NS || peer_spoke || is_rst(&p) {
+            break;
+        }
+        b -= 1;
+    }
+    while b < ri && packets[b].dir != from {
+        b += 1;
+    }
+    if b < ri {
+        s.sender_final_burst = Some(packets[b]);
+    }
+    // The silence that ended with the trigger, with the sender's final burst, or with the RST
+    // itself.
+    let end_index = match s.trigger {
+        Some(t) => packets
             .iter()
             .position(|p| p.frame == t.frame)
             .unwrap_or(ri),
-        (None, Some(fin)) if r.ts_ns - fin.ts_ns < ANSWER_WINDOW_NS / 10 => packets
-            .iter()
-            .position(|p| p.frame == fin.frame)
-            .unwrap_or(ri),
-        _ => ri,
+        None => b,
     };
     // Retransmissions of the trigger belong to the same silence-breaking attempt.
     let mut start = end_index;

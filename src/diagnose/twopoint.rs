@@ -67,7 +67,7 @@ use serde::Serialize;
 
 use crate::decode::flags;
 use crate::flow::{Connection, Dir, PacketRecord, Reset};
-use crate::pipeline::Analysis;
+use super::CaptureView;
 
 /// RSTs are matched within this distance of their expected time in the other capture.
 pub const MATCH_WINDOW_NS: i64 = 2_000_000_000;
@@ -167,11 +167,11 @@ pub enum PlacementBasis {
 /// Matches connections of capture `a` with connections of capture `b`.
 ///
 /// Pairs come in order of `a`'s connection ids; each connection appears in at most one pair.
-pub fn pair(a: &Analysis, b: &Analysis) -> Vec<Pair> {
+pub fn pair(a: CaptureView<'_>, b: CaptureView<'_>) -> Vec<Pair> {
     // b's connections by unordered endpoints, and by ISNs taken from SYNs.
     let mut by_tuple: FxHashMap<(SocketAddr, SocketAddr), Vec<u32>> = FxHashMap::default();
     let mut by_isn: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    for cb in &b.connections {
+    for cb in b.connections {
         by_tuple.entry(tuple_key(cb)).or_default().push(cb.id);
         for d in &cb.dirs {
             if let (true, Some(isn)) = (d.syn_seen, d.isn) {
@@ -184,7 +184,7 @@ pub fn pair(a: &Analysis, b: &Analysis) -> Vec<Pair> {
     }
 
     let mut candidates: Vec<Candidate> = Vec::new();
-    for ca in &a.connections {
+    for ca in a.connections {
         let key = tuple_key(ca);
         for &id in by_tuple.get(&key).into_iter().flatten() {
             if let Some(c) = candidate(a, b, ca.id, id, MatchBasis::FourTuple) {
@@ -244,7 +244,7 @@ pub fn pair(a: &Analysis, b: &Analysis) -> Vec<Pair> {
 
 /// Which capture of `pair` is at which end of its connection; `None` when the pair's ids are not
 /// connections of `a` and `b`.
-pub fn placement(a: &Analysis, b: &Analysis, pair: &Pair) -> Option<Placement> {
+pub fn placement(a: CaptureView<'_>, b: CaptureView<'_>, pair: &Pair) -> Option<Placement> {
     let view = PairView::new(a, b, pair)?;
     let p = view.placement();
     Some(Placement {
@@ -256,7 +256,7 @@ pub fn placement(a: &Analysis, b: &Analysis, pair: &Pair) -> Option<Placement> {
 /// For every RST of every paired connection, in either capture, what the other capture says.
 ///
 /// Witnesses come ordered by capture (a first), connection id and frame.
-pub fn witness_resets(a: &Analysis, b: &Analysis, pairs: &[Pair]) -> Vec<RstWitness> {
+pub fn witness_resets(a: CaptureView<'_>, b: CaptureView<'_>, pairs: &[Pair]) -> Vec<RstWitness> {
     let mut out = Vec::new();
     for p in pairs {
         let Some(view) = PairView::new(a, b, p) else {
@@ -281,7 +281,7 @@ struct Candidate {
 
 /// Evaluates connection `ia` of `a` against connection `ib` of `b`; `None` when they cannot be
 /// the same connection.
-fn candidate(a: &Analysis, b: &Analysis, ia: u32, ib: u32, basis: MatchBasis) -> Option<Candidate> {
+fn candidate(a: CaptureView<'_>, b: CaptureView<'_>, ia: u32, ib: u32, basis: MatchBasis) -> Option<Candidate> {
     let view = PairView::new(
         a,
         b,
@@ -330,7 +330,7 @@ fn candidate(a: &Analysis, b: &Analysis, ia: u32, ib: u32, basis: MatchBasis) ->
     })
 }
 
-fn conn(x: &Analysis, id: u32) -> Option<&Connection> {
+fn conn<'a>(x: CaptureView<'a>, id: u32) -> Option<&'a Connection> {
     x.connections.get(id as usize).filter(|c| c.id == id)
 }
 
@@ -393,8 +393,8 @@ impl Timing {
 /// A candidate or actual pair with its connections, packets and role mapping. The "canonical"
 /// roles are b's.
 struct PairView<'a> {
-    a: &'a Analysis,
-    b: &'a Analysis,
+    a: CaptureView<'a>,
+    b: CaptureView<'a>,
     ca: &'a Connection,
     cb: &'a Connection,
     pa: &'a [PacketRecord],
@@ -410,7 +410,7 @@ struct CanonPlacement {
 }
 
 impl<'a> PairView<'a> {
-    fn new(a: &'a Analysis, b: &'a Analysis, p: &Pair) -> Option<Self> {
+    fn new(a: CaptureView<'a>, b: CaptureView<'a>, p: &Pair) -> Option<Self> {
         let ca = conn(a, p.a)?;
         let cb = conn(b, p.b)?;
         let pa = a.packets.get(p.a as usize).map_or(&[][..], Vec::as_slice);
@@ -672,13 +672,12 @@ fn verdict(other_at_sender: bool, found: bool, expected: i64, other_span: (i64, 
 
 /// The time span of a capture (its first and last frames), or of the connection when the
 /// capture's is unknown.
-fn span(x: &Analysis, c: &Connection) -> (i64, i64) {
+fn span(x: CaptureView<'_>, c: &Connection) -> (i64, i64) {
     (
-        x.stats
-            .first_ts_ns
+        x.first_ts_ns
             .unwrap_or(c.first_ts_ns)
             .min(c.first_ts_ns),
-        x.stats.last_ts_ns.unwrap_or(c.last_ts_ns).max(c.last_ts_ns),
+        x.last_ts_ns.unwrap_or(c.last_ts_ns).max(c.last_ts_ns),
     )
 }
 
@@ -716,6 +715,7 @@ mod tests {
     use std::net::IpAddr;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use crate::analysis::Analysis;
     use crate::pipeline::{self, Options};
     use crate::source::SourceSpec;
 
@@ -854,7 +854,7 @@ mod tests {
         let skew = ms(3_000);
         let a = forged_run(true, C, 0);
         let b = forged_run(false, C, skew);
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].basis, MatchBasis::FourTuple);
         assert!(
@@ -862,9 +862,9 @@ mod tests {
             "{}",
             pairs[0].clock_offset_ns
         );
-        let p = placement(&a, &b, &pairs[0]).unwrap();
+        let p = placement(a.view(), b.view(), &pairs[0]).unwrap();
         assert_eq!((p.a_end, p.basis), (Dir::Client, PlacementBasis::Ttl));
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(
             verdicts(&w),
             vec![
@@ -879,11 +879,11 @@ mod tests {
     fn swapped_captures_give_the_mirror_verdicts() {
         let a = forged_run(false, C, 0);
         let b = forged_run(true, C, ms(-7));
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), 1);
-        let p = placement(&a, &b, &pairs[0]).unwrap();
+        let p = placement(a.view(), b.view(), &pairs[0]).unwrap();
         assert_eq!(p.a_end, Dir::Server);
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(
             verdicts(&w),
             vec![
@@ -898,10 +898,10 @@ mod tests {
     fn nat_is_matched_by_isn() {
         let a = forged_run(true, C, 0);
         let b = forged_run(false, N, ms(250));
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].basis, MatchBasis::Isn);
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(w[0].verdict, Witness::NeverSent);
         assert_eq!(w[1].verdict, Witness::Arrived);
     }
@@ -914,13 +914,13 @@ mod tests {
             (ms(0), C, S, SYN, 77, 0, 0, 63),
             (ms(1), S, C, SA, 88, 78, 0, 64),
         ];
-        assert!(pair(&a, &analysis(&other)).is_empty());
+        assert!(pair(a.view(), analysis(&other).view()).is_empty());
         // Other addresses, other ISNs.
         let other: Vec<P> = vec![
             (ms(0), N, S, SYN, 77, 0, 0, 63),
             (ms(1), S, N, SA, 88, 78, 0, 64),
         ];
-        assert!(pair(&a, &analysis(&other)).is_empty());
+        assert!(pair(a.view(), analysis(&other).view()).is_empty());
     }
 
     #[test]
@@ -941,10 +941,10 @@ mod tests {
         };
         let (a, b) = (both(true), both(false));
         assert_eq!(a.connections.len(), 2);
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         let ids: Vec<(u32, u32)> = pairs.iter().map(|p| (p.a, p.b)).collect();
         assert_eq!(ids, vec![(0, 0), (1, 1)]);
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert!(
             w.iter()
                 .all(|x| matches!(x.verdict, Witness::Arrived | Witness::SentBySender)),
@@ -959,8 +959,8 @@ mod tests {
         let mut packets = forged_packets(false, C, 0);
         packets.retain(|p| p.0 <= ms(10));
         let b = analysis(&packets);
-        let pairs = pair(&a, &b);
-        let w = witness_resets(&a, &b, &pairs);
+        let pairs = pair(a.view(), b.view());
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(w[0].verdict, Witness::NotCovered);
         // Its own RST never reached the server capture, which was no longer running.
         assert_eq!(w[1].verdict, Witness::NotCovered);
@@ -972,8 +972,8 @@ mod tests {
         let mut packets = forged_packets(false, C, 0);
         packets.retain(|p| p.3 != R);
         let b = analysis(&packets);
-        let pairs = pair(&a, &b);
-        let w = witness_resets(&a, &b, &pairs);
+        let pairs = pair(a.view(), b.view());
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(w[1].claimed_from, Dir::Client);
         assert_eq!(w[1].verdict, Witness::NeverArrived);
     }
@@ -994,9 +994,9 @@ mod tests {
             analysis(&p)
         };
         let (a, b) = (v(true), v(false));
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), 1);
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(
             verdicts(&w),
             vec![
@@ -1020,10 +1020,10 @@ mod tests {
             analysis(&p)
         };
         let (a, b) = (v(true), v(false));
-        let pairs = pair(&a, &b);
-        let p = placement(&a, &b, &pairs[0]).unwrap();
+        let pairs = pair(a.view(), b.view());
+        let p = placement(a.view(), b.view(), &pairs[0]).unwrap();
         assert_eq!((p.a_end, p.basis), (Dir::Client, PlacementBasis::Timing));
-        let p = placement(&b, &a, &pair(&b, &a)[0]).unwrap();
+        let p = placement(b.view(), a.view(), &pair(b.view(), a.view())[0]).unwrap();
         assert_eq!((p.a_end, p.basis), (Dir::Server, PlacementBasis::Timing));
     }
 
@@ -1038,10 +1038,10 @@ mod tests {
             (ms(1), N, S, SYN, 4242, 0, 0, 63),
             (ms(1), S, N, RA, 0, 4243, 0, 64),
         ]);
-        let pairs = pair(&a, &b);
+        let pairs = pair(a.view(), b.view());
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].basis, MatchBasis::Isn);
-        let w = witness_resets(&a, &b, &pairs);
+        let w = witness_resets(a.view(), b.view(), &pairs);
         assert_eq!(w[0].verdict, Witness::SentBySender);
         assert_eq!(w[1].verdict, Witness::Arrived);
         // Far apart in time, one ISN is not enough.
@@ -1053,6 +1053,6 @@ mod tests {
             c.first_ts_ns += ms(3_600_000);
             c.last_ts_ns += ms(3_600_000);
         }
-        assert!(pair(&a, &late).is_empty());
+        assert!(pair(a.view(), late.view()).is_empty());
     }
 }

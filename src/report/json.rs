@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::{rfc3339, secs};
+use crate::time::{millis, rfc3339, secs};
 use crate::decode::flags;
 use crate::diagnose::Diagnosis;
 use crate::flow::{Connection, Dir, Reset};
-use crate::pipeline::{Analysis, Warning};
+use crate::analysis::{Analysis, Warning};
 use crate::source::SourceError;
 
 pub const SCHEMA: &str = "rstscope.analysis/1";
@@ -192,7 +192,7 @@ impl<'a> Conn<'a> {
                 syn_frame: h.syn_frame,
                 synack_frame: h.synack_frame,
                 ack_frame: h.ack_frame,
-                rtt_ms: h.rtt_ns.map(super::millis),
+                rtt_ms: h.rtt_ns.map(millis),
             }),
             idle_gaps: c
                 .idle_gaps

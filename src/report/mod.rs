@@ -6,30 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use chrono::{DateTime, SecondsFormat};
 
 use crate::decode::flags;
-use crate::diagnose::{Confidence, Diagnosis, SenderKind};
+use crate::diagnose::{Confidence, Diagnosis, Incident, SenderKind};
 use crate::flow::{Connection, Dir};
-use crate::pipeline::Analysis;
+use crate::analysis::Analysis;
+use crate::time::{millis, rfc3339, secs};
 use crate::source::SourceError;
-
-/// RFC 3339 in UTC with microseconds, e.g. `2024-05-01T12:00:00.123456Z`.
-pub fn rfc3339(ts_ns: i64) -> String {
-    DateTime::from_timestamp_nanos(ts_ns).to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// Nanoseconds as seconds, rounded to the microsecond.
-#[allow(clippy::cast_precision_loss)]
-pub fn secs(ns: i64) -> f64 {
-    (ns as f64 / 1e3).round() / 1e6
-}
-
-/// Nanoseconds as milliseconds, rounded to the microsecond.
-#[allow(clippy::cast_precision_loss)]
-pub fn millis(ns: i64) -> f64 {
-    (ns as f64 / 1e3).round() / 1e3
-}
 
 /// Writes the JSON report, indented for a person to read or on one line for a program.
 pub fn write_json(
@@ -140,7 +123,10 @@ pub fn write_text(
         .filter(|c| !c.resets.is_empty() || diagnosis(c).is_some())
     {
         writeln!(out)?;
-        write_reset_block(out, c, diagnosis(c))?;
+        let incident = diagnosis(c)
+            .and_then(|d| d.incident)
+            .and_then(|i| a.incidents.get(i));
+        write_reset_block(out, c, diagnosis(c), incident)?;
     }
     Ok(())
 }
@@ -180,16 +166,7 @@ fn write_cause_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     )?;
     writeln!(out, "  RST senders: {}", list(senders))?;
     for inc in &a.incidents {
-        writeln!(
-            out,
-            "  INCIDENT {}: {} reset {} connections within {:.1} ms (frames {} to {})",
-            inc.kind,
-            inc.host,
-            inc.connections.len(),
-            inc.window_ms,
-            inc.first_frame,
-            inc.last_frame
-        )?;
+        writeln!(out, "  INCIDENT {}: {}", inc.kind.id(), inc.summary)?;
     }
     Ok(())
 }
@@ -216,6 +193,7 @@ pub fn write_reset_block(
     out: &mut dyn Write,
     c: &Connection,
     d: Option<&Diagnosis>,
+    incident: Option<&Incident>,
 ) -> io::Result<()> {
     writeln!(
         out,
@@ -226,7 +204,7 @@ pub fn write_reset_block(
         c.termination().as_str()
     )?;
     if let Some(d) = d {
-        write_diagnosis(out, d)?;
+        write_diagnosis(out, d, incident)?;
     }
     if let Some(syn) = c.handshake.syn_frame {
         let rtt = c.handshake.rtt_ns.map_or(String::new(), |ns| {
@@ -270,6 +248,9 @@ pub fn write_reset_block(
         }
     }
     for r in &c.resets {
+        let verdict = d
+            .and_then(|d| d.resets.iter().find(|v| v.frame == r.frame))
+            .map_or(String::new(), |v| format!("; {}", v.note));
         let who = match r.from {
             Dir::Client => "client",
             Dir::Server => "server",
@@ -283,15 +264,16 @@ pub fn write_reset_block(
         let ip_id = r.ip_id.map_or_else(|| "-".to_owned(), |i| i.to_string());
         writeln!(
             out,
-            "  RST frame {} from the {who}: flags {} seq {} (rel {}) ack {} (rel {}), {window}, ttl {}, ip id {ip_id}, {} payload bytes",
+            "  RST frame {} at {} from the {who}: flags {} seq {} (rel {}) ack {} (rel {}), {window}, ttl {}, ip id {ip_id}, {}{verdict}",
             r.frame,
+            rfc3339(r.ts_ns),
             flags::tcpdump(r.flags),
             r.seq,
             opt(r.seq_rel),
             r.ack,
             opt(r.ack_rel),
             r.ttl,
-            r.payload_len
+            plural(r.payload_len as usize, "payload byte")
         )?;
         if let Some(t) = &r.text {
             writeln!(out, "    text: {t:?}")?;
@@ -300,24 +282,34 @@ pub fn write_reset_block(
     Ok(())
 }
 
-fn write_diagnosis(out: &mut dyn Write, d: &Diagnosis) -> io::Result<()> {
+fn write_diagnosis(
+    out: &mut dyn Write,
+    d: &Diagnosis,
+    incident: Option<&Incident>,
+) -> io::Result<()> {
     writeln!(out, "  {}", d.summary)?;
+    if let Some(t) = &d.rst_time {
+        writeln!(out, "  at {t} (UTC): the moment to look for in the sender's logs")?;
+    }
     let kind = match d.sender_kind {
         SenderKind::Endpoint => "an endpoint",
         SenderKind::Middlebox => "a device on the path",
     };
-    let confidence = match d.confidence {
-        Confidence::High => "high",
-        Confidence::Medium => "medium",
-        Confidence::Low => "low",
-    };
+    let doubt = d
+        .sender_doubt
+        .as_ref()
+        .map_or(String::new(), |x| format!(" ({x})"));
     writeln!(
         out,
-        "  cause: {} ({}), sent by {kind}; confidence {confidence}: {}",
+        "  cause: {} ({}), sent by {kind}{doubt}; confidence {}: {}",
         d.cause.id(),
         d.cause.title(),
+        confidence_word(d.confidence),
         d.confidence_reasons.join("; ")
     )?;
+    if let Some(inc) = incident {
+        writeln!(out, "  incident {}: {}", inc.kind.id(), inc.badge())?;
+    }
     if let Some(t) = &d.known_timeout {
         writeln!(out, "  {t}")?;
     }
@@ -337,7 +329,20 @@ fn write_diagnosis(out: &mut dyn Write, d: &Diagnosis) -> io::Result<()> {
         writeln!(out, "    frame {}: {}", e.frame, e.note)?;
     }
     for e in &d.consequences {
-        writeln!(out, "    frame {} (consequence): {}", e.frame, e.note)?;
+        writeln!(out, "    frame {} (another RST): {}", e.frame, e.note)?;
+    }
+    for alt in &d.alternatives {
+        let by = match alt.sender_kind {
+            SenderKind::Endpoint => "",
+            SenderKind::Middlebox => ", sent on the path",
+        };
+        writeln!(
+            out,
+            "  or perhaps {}{by}: {}; to tell: {}",
+            alt.cause.id(),
+            alt.why,
+            alt.tell_apart
+        )?;
     }
     if let Some(w) = &d.would_settle {
         writeln!(out, "  what would settle it: {w}")?;
@@ -345,7 +350,20 @@ fn write_diagnosis(out: &mut dyn Write, d: &Diagnosis) -> io::Result<()> {
     for f in &d.fixes {
         writeln!(out, "  fix: {f}")?;
     }
+    if let Some(inc) = incident {
+        for f in &inc.fixes {
+            writeln!(out, "  fix ({}): {f}", inc.kind.id())?;
+        }
+    }
     Ok(())
+}
+
+fn confidence_word(c: Confidence) -> &'static str {
+    match c {
+        Confidence::High => "high",
+        Confidence::Medium => "medium",
+        Confidence::Low => "low",
+    }
 }
 
 fn plural(n: usize, what: &str) -> String {

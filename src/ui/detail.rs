@@ -8,7 +8,7 @@ use crate::decode::flags;
 use crate::diagnose::{Confidence, Diagnosis, SenderKind};
 use crate::flow::state::{self, EndStates};
 use crate::flow::{Connection, Dir, PacketRecord, analysis};
-use crate::report::secs;
+use crate::time::secs;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Tab {

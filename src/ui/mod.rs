@@ -103,7 +103,7 @@ struct Partner {
     handle: Handle,
     outcome: Option<pipeline::Outcome>,
     /// The shown capture's final analysis, waiting for the partner's.
-    waiting: Option<(pipeline::Analysis, Option<crate::source::SourceError>)>,
+    waiting: Option<(crate::analysis::Analysis, Option<crate::source::SourceError>)>,
 }
 
 /// What `RSTSCOPE_PERF=1 rstscope FILE` prints when the capture has loaded: how soon the first
@@ -371,7 +371,7 @@ impl RstscopeApp {
             .map(|m| m.name.clone())
             .unwrap_or_default();
         if let Some(mut b) = outcome.analysis {
-            let check = crate::diagnose::cross_check(&mut a, &mut b, &shown_name, &p.name);
+            let check = a.cross_check(&mut b, &shown_name, &p.name);
             self.two_point = Some(format!(
                 "Two-point with {}: {} connection(s) in both; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
                 p.name, check.paired, check.forged, check.confirmed

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::diagnose::{Diagnosis, Incident, SenderKind};
 use crate::flow::{Connection, Dir, PacketRecord, Termination};
-use crate::pipeline::{Analysis, ConnectionBatch, Progress, Warning};
+use crate::analysis::{Analysis, Warning};
+use crate::pipeline::{ConnectionBatch, Progress};
 
 use super::filter::Filter;
 

@@ -13,7 +13,7 @@ use egui_plot::{Bar, BarChart, HLine, Plot, PlotPoint};
 use super::model::Model;
 use super::table::termination_color;
 use crate::flow::Termination;
-use crate::report::secs;
+use crate::time::secs;
 
 /// Bars per pixel of plot height.
 const BARS_PER_PIXEL: f32 = 2.0;

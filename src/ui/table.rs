@@ -6,7 +6,7 @@ use egui_extras::{Column as TableColumn, TableBuilder};
 use super::RstscopeApp;
 use super::model::{Column, sender_text, termination_help};
 use crate::flow::Termination;
-use crate::report::secs;
+use crate::time::secs;
 
 /// A colour per ending, shared by the table, the overview and the legends.
 pub fn termination_color(t: Termination, dark: bool) -> egui::Color32 {
