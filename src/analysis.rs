@@ -47,7 +47,6 @@ pub struct Stats {
     pub retained_packet_bytes: u64,
 }
 
-
 impl Analysis {
     /// The capture as the two-point comparison reads it.
     pub fn view(&self) -> diagnose::CaptureView<'_> {
@@ -80,14 +79,13 @@ impl Analysis {
             first_ts_ns: other.stats.first_ts_ns,
             last_ts_ns: other.stats.last_ts_ns,
         };
-        let check = diagnose::cross_check(
+        diagnose::cross_check(
             a,
             &mut self.diagnoses,
             b,
             &mut other.diagnoses,
             name,
             other_name,
-        );
-        check
+        )
     }
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-use crate::decode::{self, Skip, TcpSegment};
 use crate::analysis::{Analysis, Stats, Warning};
+use crate::decode::{self, Skip, TcpSegment};
 use crate::diagnose::{self, Diagnosis};
 use crate::flow::{Connection, FlowConfig, FlowKey, FlowTracker, PacketRecord};
 use crate::source::live::kernel::{KernelReset, Tracer};

@@ -172,8 +172,16 @@ fn text_report_names_each_rst_and_its_sender() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("RST frame 2 from the server"), "{text}");
+    assert!(
+        text.contains("RST frame 2 at 2026-11-24T21:18:30.320270Z from the server"),
+        "{text}"
+    );
     assert!(text.contains("refused"), "{text}");
+    // The wall-clock moment to look for in the sender's logs.
+    assert!(
+        text.contains("at 2026-11-24T21:18:30.320270Z (UTC): the moment to look for"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -209,7 +217,7 @@ fn diagnosis_leads_each_reset_block_in_text() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("The server's kernel sent the RST (frame 10) because it had no socket for this connection"),
+        text.contains("The server's kernel had no socket for this connection any more when the client's packet (frame 8) arrived"),
         "{text}"
     );
     assert!(text.contains("fix: "), "{text}");

@@ -8,9 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{analyze, corpus, tsv};
+use rstscope::analysis::Analysis;
 use rstscope::decode::flags;
 use rstscope::flow::PacketRecord;
-use rstscope::analysis::Analysis;
 
 // ---- Every capture opens ----
 

@@ -7,11 +7,11 @@ mod common;
 
 use std::path::Path;
 
+use rstscope::analysis::Analysis;
 use rstscope::diagnose::twopoint::{
     self, MatchBasis, PlacementBasis, RstWitness, Side, Witness, pair, witness_resets,
 };
 use rstscope::flow::Dir;
-use rstscope::analysis::Analysis;
 
 fn load(name: &str) -> Analysis {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

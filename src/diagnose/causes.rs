@@ -82,7 +82,7 @@ impl Cause {
                 "The application aborted the connection on purpose instead of closing it: SO_LINGER with a zero timeout, or an explicit abort, makes close() send a RST and discard anything still queued. Nothing was left unread, so this was a choice, not an accident of timing."
             }
             Self::IdleTimeout => {
-                "The connection sat idle until a proxy, load balancer or server gave up on it and reset it. Every hop has its own idle timeout; the first one to expire wins, and the next request on that connection fails."
+                "A proxy, load balancer or server gave up waiting and reset the connection: waiting for the next request on an idle keep-alive connection, for the rest of a request that was slow to arrive (a header or a body), or for a client that had stopped reading its response (its receive window stayed at zero). Many servers end such connections with a RST, some after an error response (HTTP 408) and a FIN. Every hop has its own timers; the first one to expire wins, and the request on that connection fails."
             }
             Self::FirewallStateExpiry => {
                 "A stateful firewall or NAT on the path forgot this connection during a quiet period (its idle timeout expired). When traffic resumed it no longer recognised the packets: it either answered them with a RST in the server's name or dropped them silently until the sender gave up."
@@ -124,6 +124,7 @@ impl Cause {
             Self::IdleTimeout => &[
                 "Make the client's idle timeout shorter than every proxy's and load balancer's on the path, e.g. a pool idle timeout of 55 s behind a 60 s load balancer (Go http.Transport.IdleConnTimeout, Node http.Agent keepAlive settings, Java HttpClient keep-alive).",
                 "Or keep the connection alive: SO_KEEPALIVE with TCP_KEEPIDLE=30, TCP_KEEPINTVL=10, TCP_KEEPCNT=3 (Linux; Go net.Dialer{KeepAlive: 30 * time.Second}; Node socket.setKeepAlive(true, 30000); Java ExtendedSocketOptions.TCP_KEEPIDLE).",
+                "A client that is slow to send its request or to read its response: send the request in one write, read responses promptly, or raise the server's request and send timeouts for this client (nginx client_header_timeout, client_body_timeout, send_timeout; HAProxy timeout http-request and timeout client; Node server.headersTimeout and requestTimeout).",
                 "Retry idempotent requests that fail on a reused connection, with exponential backoff and jitter; give non-idempotent requests idempotency keys.",
             ],
             Self::FirewallStateExpiry => &[

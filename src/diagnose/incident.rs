@@ -137,14 +137,17 @@ fn unsolicited(d: &Diagnosis) -> bool {
 
 /// Silences of the same length (within 2 % and 50 ms): each connection its own timer.
 fn same_age(idle: &[f64]) -> bool {
-    let (lo, hi) = idle
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = idle.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+        (lo.min(x), hi.max(x))
+    });
     hi - lo <= hi * 0.02 + 0.05
 }
 
 /// Finds `mass-reset` incidents among diagnosed connections; `span_ns` is the capture's
 /// length, for the host's reset rate.
+// One pass over each host's resets, with its tests in order: splitting it would pass the
+// group's figures between functions.
+#[allow(clippy::too_many_lines)]
 pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64) -> Vec<Incident> {
     let mut by_host: BTreeMap<IpAddr, Vec<Candidate>> = BTreeMap::new();
     for (c, d) in conns.iter().zip(diagnoses) {
@@ -204,11 +207,11 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
             for g in group {
                 *causes.entry(g.cause).or_default() += 1;
             }
-            let (lo, hi) = idle
-                .iter()
-                .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            let (lo, hi) = idle.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
             let kind = IncidentKind::MassReset;
-            let window_ms = crate::time::millis(window_ns);
+            let burst_ms = crate::time::millis(window_ns);
             let first = &group[0];
             let last = &group[group.len() - 1];
             let silences = if hi - lo > 0.05 {
@@ -224,7 +227,7 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
             let summary = format!(
                 "{host} reset {} within {} at {} ({}){silences}: the process holding them died or was stopped.",
                 plural(group.len() as u64, "connection"),
-                words::duration(window_ms / 1e3),
+                words::duration(burst_ms / 1e3),
                 rfc3339(first.ts_ns),
                 words::frames(&[first.frame, last.frame]),
             );
@@ -232,7 +235,7 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
                 kind,
                 host,
                 connections: group.iter().map(|g| g.id).collect(),
-                window_ms,
+                window_ms: burst_ms,
                 first_frame: first.frame,
                 last_frame: last.frame,
                 time: rfc3339(first.ts_ns),

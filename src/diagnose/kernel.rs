@@ -147,6 +147,8 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
                 d.confidence = Confidence::High;
                 // The kernel's word settles what the capture alone could not.
                 d.would_settle = None;
+                d.alternatives.clear();
+                d.sender_doubt = None;
                 d.confidence_reasons.push(format!(
                     "verified: this machine's kernel logged sending it, reason {} ({meaning})",
                     k.reason
@@ -173,6 +175,10 @@ fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame:
     let guessed = d.cause;
     d.cause = cause;
     d.sender_kind = SenderKind::Endpoint;
+    for r in d.resets.iter_mut().filter(|r| r.frame == frame) {
+        r.genuine = true;
+        r.sender_kind = SenderKind::Endpoint;
+    }
     d.actor = match cause {
         Cause::UnreadDataClose | Cause::AbortiveClose => Actor::Application,
         _ => Actor::Kernel,

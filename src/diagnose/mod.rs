@@ -198,7 +198,11 @@ fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpA
 /// Incidents among diagnosed connections (for a live view that has no packet records at
 /// hand): see [`incident::find`].
 pub fn incidents(conns: &[Connection], diagnoses: &[Option<Diagnosis>]) -> Vec<Incident> {
-    let span = conns.iter().map(|c| c.first_ts_ns).min().zip(conns.iter().map(|c| c.last_ts_ns).max());
+    let span = conns
+        .iter()
+        .map(|c| c.first_ts_ns)
+        .min()
+        .zip(conns.iter().map(|c| c.last_ts_ns).max());
     incident::find(conns, diagnoses, span.map_or(0, |(a, b)| b - a))
 }
 
@@ -270,6 +274,8 @@ pub struct CrossCheck {
 /// two places, for example at the client and at the server) and uses each capture as proof for
 /// the other's diagnoses. A RST one capture received that the other, at its claimed sender,
 /// never sent came from the path: it becomes a `middlebox` verdict with high confidence.
+// Each witness verdict with what it changes, in one place.
+#[allow(clippy::too_many_lines)]
 pub fn cross_check(
     a: CaptureView<'_>,
     a_diagnoses: &mut [Option<Diagnosis>],

@@ -200,6 +200,16 @@ pub(super) fn hops(ttl: u8) -> u8 {
     initial_ttl(ttl) - ttl
 }
 
+/// Two IPv6 addresses in different /64 prefixes (never on one link under SLAAC, the norm).
+fn other_ipv6_prefix(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    match (a, b) {
+        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+            a.segments()[..4] != b.segments()[..4]
+        }
+        _ => false,
+    }
+}
+
 /// The sender's advertised window fell to half its peak or less before the RST: its last
 /// window and that packet's frame.
 fn window_fell(s: &Signals) -> Option<(u64, u32)> {
@@ -283,6 +293,8 @@ pub(super) struct ForgerySigns {
     pub distance_unknown: bool,
 }
 
+// One cause, one place: its signature, its evidence and its words read top to bottom.
+#[allow(clippy::too_many_lines)]
 pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
     let s = &c.s;
     let sd = c.sd();
@@ -311,10 +323,22 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
             .collect::<std::collections::BTreeSet<_>>()
             .len()
             >= 3;
-    let ip_id_foreign = matches!((c.rst.ip_id, s.sender_prev_ip_id), (Some(id), Some(_)) if id != 0)
-        && !s.ip_id_continues(c.rst)
-        && ttl_off;
-    if !ttl_off && !talked_after && !blind && !sprayed {
+    // A RST that breaks its claimed sender's IP ID habit: foreign when its TTL is foreign too,
+    // or when the sender's IDs counted up per packet (Linux's per-socket counter; a host with
+    // one global counter shows gaps, and then a gap means nothing).
+    let ip_id_breaks = matches!((c.rst.ip_id, s.sender_prev_ip_id), (Some(id), Some(_)) if id != 0)
+        && !s.ip_id_continues(c.rst);
+    let ip_id_foreign = ip_id_breaks && (ttl_off || s.sender_ip_id_sequential);
+    // RSTs in both ends' names within a second with one and the same IP ID: one device made
+    // both (an injector resetting both ends, as censors do).
+    let mirrored = c.rst.ip_id.filter(|&id| id != 0).and_then(|id| {
+        c.conn.resets.iter().find(|r| {
+            r.from != c.rst.from
+                && r.ip_id == Some(id)
+                && (r.ts_ns - c.rst.ts_ns).abs() <= 1_000_000_000
+        })
+    });
+    if !ttl_off && !talked_after && !blind && !sprayed && !ip_id_foreign && mirrored.is_none() {
         return None;
     }
     let mut out = ForgerySigns {
@@ -400,12 +424,31 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
                 plural(s.sender_after_rst.len() as u64, "packet")
             ),
         ));
-        out.reasons.push(format!("the {sd} kept sending after the RST"));
+        out.reasons
+            .push(format!("the {sd} kept sending after the RST"));
         out.phrases
             .push(format!("the {sd} itself kept sending after it"));
     }
+    if let Some(other) = mirrored {
+        miss *= 0.4;
+        let od = side(other.from);
+        out.evidence.push(ev(
+            c.rst.frame,
+            format!(
+                "a RST in the {od}'s name (frame {}) carries the same IP ID ({}) within {}: one device sent both, resetting both ends",
+                other.frame,
+                other.ip_id.unwrap_or(0),
+                duration(secs((other.ts_ns - c.rst.ts_ns).abs()))
+            ),
+        ));
+        out.reasons
+            .push("RSTs to both ends with one IP ID".to_owned());
+        out.phrases.push(format!(
+            "a RST in the {od}'s name carries the same IP ID, so one device reset both ends"
+        ));
+    }
     if ip_id_foreign && let (Some(id), Some(prev)) = (c.rst.ip_id, s.sender_prev_ip_id) {
-        miss *= 0.5;
+        miss *= if ttl_off { 0.5 } else { 0.7 };
         out.evidence.push(ev(
             c.rst.frame,
             format!("IP ID {id} does not follow the {sd}'s sequence (last {prev})"),
@@ -428,7 +471,12 @@ fn forged(c: &Ctx) -> Option<Hypothesis> {
     let signs = forgery_signs(c)?;
     let s = &c.s;
     let (sd, pd) = (c.sd(), c.pd());
-    let expiry = s.answers_trigger && s.idle_before_ns >= IDLE_NS;
+    // A device that forgets idle connections forgets them after a silence longer than any the
+    // connection had already survived: a RST after a silence no longer than earlier ones is a
+    // policy's, not lost state's.
+    let expiry = s.answers_trigger
+        && s.idle_before_ns >= IDLE_NS
+        && s.idle_before_ns * 2 > s.longest_earlier_silence_ns * 3;
     let mut h = if expiry {
         let idle = secs(s.idle_before_ns);
         let t = s.trigger.map_or(0, |t| u64::from(t.frame));
@@ -482,6 +530,8 @@ fn forged(c: &Ctx) -> Option<Hypothesis> {
 // 3.10.7.1: a closed port answers every segment with a RST). A firewall's `REJECT
 // --reject-with tcp-reset` looks the same, from its own distance: with a router between the
 // capture point and the server, only the server's other packets (its TTL) tell them apart.
+// One cause, one place: its signature, its evidence and its words read top to bottom.
+#[allow(clippy::too_many_lines)]
 fn refused(c: &Ctx) -> Option<Hypothesis> {
     if c.conn.termination() != Termination::Refused {
         return None;
@@ -492,11 +542,41 @@ fn refused(c: &Ctx) -> Option<Hypothesis> {
     let sd = c.sd();
     let rst_hops = hops(c.rst.ttl);
     let baseline = c.host.ttl.filter(|(_, n)| *n >= 2);
-    let closer = baseline.is_some_and(|(t, _)| {
-        initial_ttl(t) == initial_ttl(c.rst.ttl) && c.rst.ttl > t
-    });
+    let closer =
+        baseline.is_some_and(|(t, _)| initial_ttl(t) == initial_ttl(c.rst.ttl) && c.rst.ttl > t);
     let weight = if acceptable { 0.95 } else { 0.7 };
-    let mut h = if closer {
+    // A RST with its initial TTL untouched came from the capture point's own link. The SYN
+    // with its own TTL untouched says the capture is on the client's link; an IPv6 server in
+    // another /64 than the client (the prefix every IPv6 link uses) is behind a router, so a
+    // RST from the link in its name came from that router or a device before it.
+    let syn_ttl = c
+        .packets
+        .iter()
+        .find(|p| p.dir == Dir::Client && p.flags & flags::SYN != 0)
+        .map(|p| p.ttl);
+    let on_link_forger = rst_hops == 0
+        && syn_ttl.is_some_and(|t| hops(t) == 0)
+        && other_ipv6_prefix(c.conn.client.ip(), c.conn.server.ip());
+    let mut h = if on_link_forger {
+        Hypothesis::new(
+            Cause::Refused,
+            SenderKind::Middlebox,
+            Actor::PathDevice,
+            weight * 0.9,
+            Story::RefusedOnPath { port },
+        )
+        .reason(format!(
+            "the RST's hop limit ({}) is untouched, so it came from the capture point's own link, but the {sd} is in another /64 and so behind a router",
+            c.rst.ttl
+        ))
+        .ev(
+            c.rst.frame,
+            format!(
+                "hop limit {}: sent on this link, where the {sd} (another /64) cannot be: the router or a firewall on the way rejected the SYN",
+                c.rst.ttl
+            ),
+        )
+    } else if closer {
         let (t, n) = baseline.unwrap_or_default();
         Hypothesis::new(
             Cause::Refused,
@@ -524,10 +604,7 @@ fn refused(c: &Ctx) -> Option<Hypothesis> {
             SenderKind::Endpoint,
             Actor::Kernel,
             weight,
-            Story::Refused {
-                port,
-                doubt: false,
-            },
+            Story::Refused { port, doubt: false },
         );
         if rst_hops > 0 && baseline.is_none() {
             h.sender_doubt = Some(format!(
@@ -645,37 +722,54 @@ fn write_after_close(c: &Ctx) -> Option<Hypothesis> {
         (_, true) => 0.5,
         (false, false) => 0.4,
     };
-    Some(
-        Hypothesis::new(
-            Cause::WriteAfterClose,
-            SenderKind::Endpoint,
-            Actor::Kernel,
-            weight,
-            Story::WriteAfterClose {
-                fin: u64::from(fin.frame),
-                data: u64::from(data.frame),
-                bytes: data.payload_len,
-                gap_s: gap,
-            },
-        )
-        .reason(format!("the {sd} had closed (FIN) before the {pd} wrote"))
-        .ev(fin.frame, format!("the {sd} closed its side (FIN)"))
-        .ev(
-            data.frame,
-            format!(
-                "{} later the {pd} still sent {} on the connection",
-                duration(gap),
-                plural(data.payload_len, "byte")
-            ),
-        )
-        .ev(
-            c.rst.frame,
-            format!("the {sd}'s kernel answered the data with a RST"),
-        )
-        .apart(format!(
-            "whether the RST answers the {pd}'s data after the {sd}'s FIN (it does here)"
-        )),
+    // The silence before the sender's FIN: a keep-alive timer that closed the idle connection
+    // just before the peer reused it (the keep-alive race).
+    let fin_idle = c
+        .packets
+        .iter()
+        .position(|p| p.frame == fin.frame)
+        .and_then(|i| i.checked_sub(1))
+        .map(|i| secs(fin.ts_ns - c.packets[i].ts_ns))
+        .filter(|&i| i >= secs(IDLE_NS));
+    let closed_idle = fin_idle.and_then(|i| timeouts::describe(i, Waits::NextRequest));
+    let mut h = Hypothesis::new(
+        Cause::WriteAfterClose,
+        SenderKind::Endpoint,
+        Actor::Kernel,
+        weight,
+        Story::WriteAfterClose {
+            fin: u64::from(fin.frame),
+            data: u64::from(data.frame),
+            bytes: data.payload_len,
+            gap_s: gap,
+        },
     )
+    .reason(format!("the {sd} had closed (FIN) before the {pd} wrote"))
+    .ev(fin.frame, format!("the {sd} closed its side (FIN)"))
+    .ev(
+        data.frame,
+        format!(
+            "{} later the {pd} still sent {} on the connection",
+            duration(gap),
+            plural(data.payload_len, "byte")
+        ),
+    )
+    .ev(
+        c.rst.frame,
+        format!("the {sd}'s kernel answered the data with a RST"),
+    )
+    .apart(format!(
+        "whether the RST answers the {pd}'s data after the {sd}'s FIN (it does here)"
+    ));
+    if let Some(i) = fin_idle {
+        h = h.reason(format!(
+            "the {sd} closed the connection after {} idle, and the {pd} reused it {} later",
+            duration(i),
+            duration(gap)
+        ));
+    }
+    h.known_timeout = closed_idle;
+    Some(h)
 }
 
 // ---- keepalive-timeout ----
@@ -785,6 +879,14 @@ fn no_socket(c: &Ctx) -> Option<Hypothesis> {
         .apart(format!(
             "the {sd}'s logs: a restart or crash before the {pd}'s packet arrived"
         ));
+    if idle.is_some() {
+        // A NAT that forgot the connection during the silence sends the next packet from a new
+        // port, which the server's kernel does not know: from the client's side it looks the
+        // same as a restart.
+        h = h.settle(format!(
+            "a capture at the {sd}: a restart shows the packet arriving from the {pd}'s own port, a NAT that forgot the connection shows it arriving from a new one"
+        ));
+    }
     Some(h)
 }
 
@@ -797,6 +899,8 @@ fn no_socket(c: &Ctx) -> Option<Hypothesis> {
 // `option nolinger`, nginx's `reset_timedout_connection`), or with the RST alone. A silence
 // that matches a published default of what the connection was waiting for names the timer
 // (`timeouts.rs`) and makes the case.
+// One cause, one place: its signature, its evidence and its words read top to bottom.
+#[allow(clippy::too_many_lines)]
 fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
     let s = &c.s;
     if let (Some((age, silence, first)), Some(data), Some(fin)) = (
@@ -804,7 +908,9 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
         s.data_after_sender_fin,
         s.sender_fin,
     ) {
-        return Some(request_timer_then_late_write(c, age, silence, first, fin, data));
+        return Some(request_timer_then_late_write(
+            c, age, silence, first, fin, data,
+        ));
     }
     if s.answers_trigger || !s.unanswered_keepalives.is_empty() {
         return None;
@@ -838,20 +944,16 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
     let (found, named) = {
         let by_idle = timeouts::matching(idle, waits);
         match age {
-            Some(a) if by_idle.is_empty() && !timeouts::matching(a, waits).is_empty() => {
-                (timeouts::matching(a, waits), timeouts::describe(a, waits).map(|d| {
-                    format!("{d} (counted from the start of the request)")
-                }))
-            }
+            Some(a) if by_idle.is_empty() && !timeouts::matching(a, waits).is_empty() => (
+                timeouts::matching(a, waits),
+                timeouts::describe(a, waits)
+                    .map(|d| format!("{d} (counted from the start of the request)")),
+            ),
             _ => (by_idle, timeouts::describe(idle, waits)),
         }
     };
-    let timer = (!found.is_empty()).then(|| {
-        super::words::list(
-            &found.iter().map(|t| t.words()).collect::<Vec<_>>(),
-            "or",
-        )
-    });
+    let timer = (!found.is_empty())
+        .then(|| super::words::list(&found.iter().map(|t| t.words()).collect::<Vec<_>>(), "or"));
     let mut weight: f32 = match (named.is_some(), c.sender()) {
         (true, _) => 0.9,
         (false, Dir::Server) => 0.55,
@@ -1021,11 +1123,8 @@ fn request_timer_then_late_write(
         );
     }
     h = h
-        .ev(fin.frame, format!("... and closes (FIN)"))
-        .ev(
-            data.frame,
-            format!("the {pd} goes on sending its request"),
-        )
+        .ev(fin.frame, "... and closes (FIN)")
+        .ev(data.frame, format!("the {pd} goes on sending its request"))
         .ev(
             c.rst.frame,
             format!("the {sd}'s kernel resets the write to the closed connection"),
@@ -1053,6 +1152,8 @@ fn request_timer_then_late_write(
 // when it reset; a multi-segment message answered with less than it received; a request the
 // sender never answered. Unread data takes precedence over SO_LINGER(0) in the kernel: a
 // socket with both resets for the unread data.
+// One cause, one place: its signature, its evidence and its words read top to bottom.
+#[allow(clippy::too_many_lines)]
 fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
     if c.rst.flags & flags::ACK == 0 {
         return None;
@@ -1183,19 +1284,16 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
                 plural(s.unanswered_segments, "segment")
             ),
         )
-        .ev(
-            c.rst.frame,
-            format!("the {sd} resets instead of answering"),
-        )
+        .ev(c.rst.frame, format!("the {sd} resets instead of answering"))
         .settle(settle.clone())
     } else if s.peer_bytes > 0 {
         // Everything visible was answered; the application may still not have read all it
         // acknowledged (a request with a body it ignored).
         new(0.35, UnreadSign::NotVisible)
-        .reason(format!(
-            "the {sd} may not have read all it acknowledged before answering"
-        ))
-        .settle(settle.clone())
+            .reason(format!(
+                "the {sd} may not have read all it acknowledged before answering"
+            ))
+            .settle(settle.clone())
     } else {
         return None;
     };

@@ -30,6 +30,11 @@ pub struct Signals {
     pub sender_ttl_matches: usize,
     /// The claimed sender's last IP ID before the RST (IPv4).
     pub sender_prev_ip_id: Option<u16>,
+    /// The claimed sender's IP IDs before the RST count up per packet (Linux numbers them
+    /// per socket): its habit is clear enough for a RST that breaks it to mean something.
+    pub sender_ip_id_sequential: bool,
+    /// The longest silence in the connection before the one that ended at the RST's trigger.
+    pub longest_earlier_silence_ns: i64,
     /// The packet from the other side the RST answers, if it answers one.
     pub trigger: Option<PacketRecord>,
     /// How the RST's numbers tie to the trigger: seq = trigger's ACK (reply without ACK) or
@@ -135,7 +140,10 @@ pub fn compute(conn: &Connection, packets: &[PacketRecord], rst: &Reset) -> Sign
 fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: usize, from: Dir) {
     let r = packets[ri];
     let before = &packets[..ri];
-    let scale = match (conn.dir(from).window_scale, conn.dir(from.reverse()).window_scale) {
+    let scale = match (
+        conn.dir(from).window_scale,
+        conn.dir(from.reverse()).window_scale,
+    ) {
         (Some(w), Some(_)) => u32::from(w.min(14)),
         _ => 0,
     };
@@ -147,14 +155,21 @@ fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: us
         s.sender_window_peak = s.sender_window_peak.max(w);
         s.sender_window_last = Some((w, p.frame));
     }
-    for p in before.iter().filter(|p| p.analysis & analysis::RETRANSMISSION == 0) {
+    for p in before
+        .iter()
+        .filter(|p| p.analysis & analysis::RETRANSMISSION == 0)
+    {
         if p.dir == from {
             s.sender_bytes += u64::from(p.payload_len);
         } else {
             s.peer_bytes += u64::from(p.payload_len);
         }
     }
-    s.last_payload_from = before.iter().rev().find(|p| p.payload_len > 0).map(|p| p.dir);
+    s.last_payload_from = before
+        .iter()
+        .rev()
+        .find(|p| p.payload_len > 0)
+        .map(|p| p.dir);
     let since_sender_spoke = before
         .iter()
         .rposition(|p| p.dir == from && p.payload_len > 0)
@@ -168,8 +183,15 @@ fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: us
         }
     }
     // Data from the other side after the RST, beyond what the RST acknowledged, sent before
-    // the RST could have arrived (within a round trip of it: 1 s bounds any RTT seen here).
-    if r.flags & flags::ACK != 0 {
+    // the RST could have arrived (within a round trip of it: 1 s bounds any RTT seen here),
+    // while it was already streaming just before the RST: a transfer the RST cut through. A
+    // new request that merely crossed the RST says nothing about what was unread.
+    let streaming = before
+        .iter()
+        .rev()
+        .take_while(|p| r.ts_ns - p.ts_ns < BURST_NS)
+        .any(|p| p.dir != from && p.payload_len > 0);
+    if r.flags & flags::ACK != 0 && streaming {
         let late: Vec<&PacketRecord> = packets[ri + 1..]
             .iter()
             .filter(|p| {
@@ -202,13 +224,9 @@ fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: us
             start = i;
         }
         s.peer_zero_window_since = Some(before[start]);
-        s.sender_packets_in_zero_window = u32::try_from(
-            before[start..]
-                .iter()
-                .filter(|p| p.dir == from)
-                .count(),
-        )
-        .unwrap_or(u32::MAX);
+        s.sender_packets_in_zero_window =
+            u32::try_from(before[start..].iter().filter(|p| p.dir == from).count())
+                .unwrap_or(u32::MAX);
     }
 }
 
@@ -254,6 +272,16 @@ fn fingerprints(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir)
         .rev()
         .find(|p| p.dir == from && !is_rst(p) && p.analysis & analysis::NO_IP_ID == 0)
         .map(|p| p.ip_id);
+    let ids: Vec<u16> = packets[..ri]
+        .iter()
+        .filter(|p| p.dir == from && !is_rst(p) && p.analysis & analysis::NO_IP_ID == 0)
+        .map(|p| p.ip_id)
+        .filter(|&id| id != 0)
+        .collect();
+    s.sender_ip_id_sequential = ids.len() >= 3
+        && ids
+            .windows(2)
+            .all(|w| w[1].wrapping_sub(w[0]).wrapping_sub(1) < 16);
 }
 
 /// The packet the RST answers, if any.
@@ -335,6 +363,11 @@ fn closing(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
     if start > 0 {
         s.idle_before_ns = packets[start].ts_ns - packets[start - 1].ts_ns;
         s.idle_ended_by = Some(packets[start].frame);
+        s.longest_earlier_silence_ns = packets[..start]
+            .windows(2)
+            .map(|w| w[1].ts_ns - w[0].ts_ns)
+            .max()
+            .unwrap_or(0);
     }
 
     // Keep-alive probes from the sender with no answer since the first of them.

@@ -26,13 +26,15 @@ pub enum Waits {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timer {
     pub seconds: f64,
+    /// How much later than `seconds` it may fire (a timer checked periodically).
+    pub late_s: f64,
     pub waits: Waits,
-    /// Whose timer, and its name: "nginx's client_header_timeout".
+    /// Whose timer, and its name: "nginx's `client_header_timeout`".
     pub name: &'static str,
 }
 
 impl Timer {
-    /// "nginx's client_header_timeout (60 s by default)".
+    /// "nginx's `client_header_timeout` (60 s by default)".
     pub fn words(&self) -> String {
         format!("{} ({} by default)", self.name, seconds_words(self.seconds))
     }
@@ -54,151 +56,214 @@ fn seconds_words(s: f64) -> String {
     format!("{s} s")
 }
 
-/// The published defaults. Sources, in order of the rows:
-/// - nginx: <https://nginx.org/en/docs/http/ngx_http_core_module.html> (keepalive_timeout
-///   "Default: keepalive_timeout 75s;", client_header_timeout and client_body_timeout
-///   "Default: ... 60s;", send_timeout "Default: send_timeout 60s;"). On expiry nginx closes
-///   the connection (FIN); with `reset_timedout_connection on` it resets it.
-/// - Node.js: <https://nodejs.org/api/http.html> (`server.keepAliveTimeout` "Default: 5000",
-///   `server.headersTimeout` "Default: 60000", `server.requestTimeout` "Default: 300000").
-/// - HAProxy has no default timeouts; Debian's packaged /etc/haproxy/haproxy.cfg sets
-///   `timeout client 50000` and `timeout server 50000`.
-/// - Go: <https://pkg.go.dev/net/http#DefaultTransport> (`IdleConnTimeout: 90 * time.Second`;
-///   the client's pool closes idle connections).
-/// - Envoy: <https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto>
-///   (HttpProtocolOptions.idle_timeout "defaults to 1 hour"), and the HTTP connection manager's
-///   stream_idle_timeout "defaults to 5 minutes".
-/// - AWS: <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html>
-///   (ALB "The default is 60 seconds"), <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html>
-///   (NLB TCP idle timeout "350 seconds"; it then answers with a RST),
-///   <https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html>
-///   (NAT gateway "idle timeout of 350 seconds or more").
-/// - Google Cloud: <https://cloud.google.com/load-balancing/docs/https> (external Application
-///   Load Balancer "HTTP keepalive timeout ... 610 seconds"), <https://cloud.google.com/nat/docs/tune-nat-configuration>
-///   (Cloud NAT "TCP established connection idle timeout: 1200 seconds").
-/// - Azure: <https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout>
-///   (Load Balancer "default ... 4 minutes"; with "TCP reset on idle" it resets both ends),
-///   <https://learn.microsoft.com/azure/nat-gateway/nat-gateway-resource> (NAT gateway TCP idle
-///   timeout "4 minutes" by default).
-/// - Cisco ASA `timeout conn 1:00:00` (1 hour) by default.
-/// - Linux: `net.ipv4.tcp_keepalive_time` 7200 s (Documentation/networking/ip-sysctl.rst).
+/// The published defaults. Sources (read for this table; where only a copy of the vendor's
+/// text could be read, it says so):
+/// - nginx <https://nginx.org/en/docs/http/ngx_http_core_module.html>: `keepalive_timeout`
+///   "Default: 75s" ("timed out keep-alive connections are closed normally": a FIN, never a
+///   RST); `client_header_timeout` (the whole header) and `client_body_timeout` (between two
+///   reads) "Default: 60s"; `send_timeout` "Default: 60s" (between two writes). nginx sends no
+///   408 on the wire (`src/http/ngx_http_request.c` only logs it); it closes with a FIN, or a RST
+///   with `reset_timedout_connection on`.
+/// - Node.js <https://nodejs.org/api/http.html>: `server.keepAliveTimeout` "Default: 5000";
+///   `server.headersTimeout` 60000 and `server.requestTimeout` 300000, both checked every
+///   `connectionsCheckingInterval` (30 s), so they fire up to 30 s late, with a 408.
+/// - `HAProxy` has no default timeouts (<https://docs.haproxy.org/dev/configuration.html>:
+///   "An unspecified timeout results in an infinite timeout"); Debian 12's packaged
+///   `/etc/haproxy/haproxy.cfg` sets `timeout client 50000` and `timeout server 50000`.
+/// - Go <https://go.dev/src/net/http/transport.go>: `DefaultTransport` `IdleConnTimeout: 90 *
+///   time.Second` (the client's pool closes idle connections).
+/// - Envoy <https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto>:
+///   `idle_timeout` "defaults to 1 hour"; the HTTP connection manager's `stream_idle_timeout`
+///   defaults to 5 minutes (a 408, or a stream reset).
+/// - AWS: ALB <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html>
+///   "By default, ELB sets the idle timeout value for your load balancer to 60 seconds"; NLB
+///   <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html>
+///   "The default idle timeout value for TCP flows is 350 seconds" and then "it receives a
+///   TCP RST packet"; NAT gateway <https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html>
+///   "returns an RST packet to any resources behind the NAT gateway that attempt to continue
+///   the connection" after its 350 s idle timeout.
+/// - Google Cloud (the API reference, read from a copy): target HTTP proxy
+///   `httpKeepAliveTimeoutSec` "a default value (610 seconds)"; Cloud NAT
+///   `tcpEstablishedIdleTimeoutSec` "Defaults to 1200s".
+/// - Azure <https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout>:
+///   Load Balancer idle timeout "The default setting is 4 minutes"; it silently drops the flow
+///   unless "TCP reset on idle" is on, which resets both ends. NAT gateway
+///   <https://learn.microsoft.com/azure/nat-gateway/nat-gateway-resource>: "4 minutes
+///   (default)", then "A TCP reset packet is sent only upon detecting traffic on the dropped
+///   connection flow".
+/// - Cisco ASA (configuration guide, read from a copy): `timeout conn` "The default is 1 hour";
+///   Palo Alto PAN-OS <https://docs.paloaltonetworks.com/ngfw/networking/session-settings-and-timeouts/configure-session-timeouts/configure-session-timeouts-pan-os>:
+///   TCP session timeout "default is 3,600".
 pub const DEFAULTS: &[Timer] = &[
     Timer {
         seconds: 5.0,
+        late_s: 0.0,
         waits: Waits::NextRequest,
         name: "Node.js's server.keepAliveTimeout",
     },
     Timer {
         seconds: 50.0,
+        late_s: 0.0,
         waits: Waits::Any,
         name: "HAProxy's `timeout client` in Debian's packaged haproxy.cfg",
     },
     Timer {
         seconds: 60.0,
+        late_s: 0.0,
         waits: Waits::Request,
         name: "nginx's client_header_timeout and client_body_timeout",
     },
     Timer {
         seconds: 60.0,
+        late_s: 30.0,
         waits: Waits::Request,
         name: "Node.js's server.headersTimeout",
     },
     Timer {
         seconds: 60.0,
+        late_s: 0.0,
         waits: Waits::PeerReading,
         name: "nginx's send_timeout",
     },
     Timer {
         seconds: 60.0,
+        late_s: 0.0,
         waits: Waits::Any,
         name: "AWS Application Load Balancer's idle timeout",
     },
     Timer {
         seconds: 75.0,
+        late_s: 0.0,
         waits: Waits::NextRequest,
         name: "nginx's keepalive_timeout",
     },
     Timer {
         seconds: 90.0,
+        late_s: 0.0,
         waits: Waits::NextRequest,
         name: "Go's http.DefaultTransport IdleConnTimeout (the client's pool)",
     },
     Timer {
         seconds: 240.0,
+        late_s: 0.0,
         waits: Waits::Any,
-        name: "Azure Load Balancer's idle timeout",
+        name: "Azure Load Balancer's idle timeout (with TCP reset on idle)",
     },
     Timer {
         seconds: 240.0,
+        late_s: 0.0,
         waits: Waits::StateForgotten,
-        name: "Azure NAT gateway's and Load Balancer's idle timeout",
+        name: "Azure Load Balancer's and NAT gateway's idle timeout",
     },
     Timer {
         seconds: 300.0,
+        late_s: 30.0,
         waits: Waits::Request,
         name: "Node.js's server.requestTimeout",
     },
     Timer {
         seconds: 300.0,
+        late_s: 0.0,
         waits: Waits::Any,
         name: "Envoy's stream_idle_timeout",
     },
     Timer {
         seconds: 350.0,
-        waits: Waits::Any,
-        name: "AWS Network Load Balancer's TCP idle timeout",
-    },
-    Timer {
-        seconds: 350.0,
+        late_s: 0.0,
         waits: Waits::StateForgotten,
-        name: "AWS NAT gateway's idle timeout",
+        name: "AWS Network Load Balancer's and NAT gateway's idle timeout",
     },
     Timer {
         seconds: 610.0,
+        late_s: 0.0,
         waits: Waits::NextRequest,
-        name: "Google Cloud external Application Load Balancer's HTTP keepalive timeout",
+        name: "Google Cloud's external Application Load Balancer's HTTP keepalive timeout",
     },
     Timer {
         seconds: 1200.0,
+        late_s: 0.0,
         waits: Waits::StateForgotten,
         name: "Google Cloud NAT's TCP established idle timeout",
     },
     Timer {
         seconds: 3600.0,
+        late_s: 0.0,
         waits: Waits::NextRequest,
         name: "Envoy's idle_timeout",
     },
     Timer {
         seconds: 3600.0,
+        late_s: 0.0,
         waits: Waits::StateForgotten,
-        name: "Cisco ASA's connection idle timeout",
-    },
-    Timer {
-        seconds: 7200.0,
-        waits: Waits::Any,
-        name: "Linux's net.ipv4.tcp_keepalive_time",
+        name: "Cisco ASA's and Palo Alto's TCP connection idle timeout",
     },
 ];
 
-/// The published defaults within 2 % (at least 0.5 s) of `idle_s` that wait for what the
+/// The published defaults within 2 % (at least 0.5 s, plus how late they may fire) of `idle_s`
+/// that wait for what the
 /// connection was waiting for (`Any` timers fit every wait but a forgotten state).
 pub fn matching(idle_s: f64, waits: Waits) -> Vec<&'static Timer> {
     DEFAULTS
         .iter()
         .filter(|t| {
-            let fits = t.waits == waits
-                || (t.waits == Waits::Any && waits != Waits::StateForgotten);
-            fits && (idle_s - t.seconds).abs() <= (t.seconds * 0.02).max(0.5)
+            let fits =
+                t.waits == waits || (t.waits == Waits::Any && waits != Waits::StateForgotten);
+            let tolerance = (t.seconds * 0.02).max(0.5);
+            fits && idle_s >= t.seconds - tolerance && idle_s <= t.seconds + t.late_s + tolerance
         })
         .collect()
 }
 
-/// The matching defaults in words: "idle 75.0 s: nginx's keepalive_timeout (75 s by default)".
+/// The matching defaults in words: "idle 75.0 s: nginx's `keepalive_timeout` (75 s by default)".
 pub fn describe(idle_s: f64, waits: Waits) -> Option<String> {
     let found = matching(idle_s, waits);
     if found.is_empty() {
         return None;
     }
     let names: Vec<String> = found.iter().map(|t| t.words()).collect();
-    Some(format!("idle {idle_s:.1} s: {}", super::words::list(&names, "or")))
+    Some(format!(
+        "idle {idle_s:.1} s: {}",
+        super::words::list(&names, "or")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silence_names_only_the_timers_that_wait_for_what_the_connection_waited_for() {
+        let names = |s, w| matching(s, w).iter().map(|t| t.name).collect::<Vec<_>>();
+        // 60 s waiting for a request: nginx's header/body timers, Node's headersTimeout, and
+        // the ALB's idle timer (it counts any silence); not nginx's send_timeout.
+        let n = names(60.4, Waits::Request);
+        assert!(
+            n.iter().any(|x| x.contains("client_header_timeout")),
+            "{n:?}"
+        );
+        assert!(n.iter().any(|x| x.contains("headersTimeout")), "{n:?}");
+        assert!(
+            n.iter().any(|x| x.contains("Application Load Balancer")),
+            "{n:?}"
+        );
+        assert!(!n.iter().any(|x| x.contains("send_timeout")), "{n:?}");
+        // Node's headersTimeout is checked every 30 s: 85 s still fits it, nothing else.
+        assert_eq!(
+            names(85.0, Waits::Request),
+            vec!["Node.js's server.headersTimeout"]
+        );
+        // 75 s on an idle keep-alive connection: nginx's keepalive_timeout.
+        assert_eq!(
+            names(75.2, Waits::NextRequest),
+            vec!["nginx's keepalive_timeout"]
+        );
+        // 350 s: the NLB and NAT gateway forget the flow; nothing resets at 350 s by itself.
+        assert!(names(350.4, Waits::NextRequest).is_empty());
+        assert_eq!(names(350.4, Waits::StateForgotten).len(), 1);
+        assert!(names(42.0, Waits::Any).is_empty());
+        assert_eq!(
+            describe(75.2, Waits::NextRequest).unwrap(),
+            "idle 75.2 s: nginx's keepalive_timeout (75 s by default)"
+        );
+    }
 }

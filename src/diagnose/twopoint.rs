@@ -65,9 +65,9 @@ use std::net::SocketAddr;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::CaptureView;
 use crate::decode::flags;
 use crate::flow::{Connection, Dir, PacketRecord, Reset};
-use super::CaptureView;
 
 /// RSTs are matched within this distance of their expected time in the other capture.
 pub const MATCH_WINDOW_NS: i64 = 2_000_000_000;
@@ -281,7 +281,13 @@ struct Candidate {
 
 /// Evaluates connection `ia` of `a` against connection `ib` of `b`; `None` when they cannot be
 /// the same connection.
-fn candidate(a: CaptureView<'_>, b: CaptureView<'_>, ia: u32, ib: u32, basis: MatchBasis) -> Option<Candidate> {
+fn candidate(
+    a: CaptureView<'_>,
+    b: CaptureView<'_>,
+    ia: u32,
+    ib: u32,
+    basis: MatchBasis,
+) -> Option<Candidate> {
     let view = PairView::new(
         a,
         b,
@@ -330,7 +336,7 @@ fn candidate(a: CaptureView<'_>, b: CaptureView<'_>, ia: u32, ib: u32, basis: Ma
     })
 }
 
-fn conn<'a>(x: CaptureView<'a>, id: u32) -> Option<&'a Connection> {
+fn conn(x: CaptureView<'_>, id: u32) -> Option<&Connection> {
     x.connections.get(id as usize).filter(|c| c.id == id)
 }
 
@@ -674,9 +680,7 @@ fn verdict(other_at_sender: bool, found: bool, expected: i64, other_span: (i64, 
 /// capture's is unknown.
 fn span(x: CaptureView<'_>, c: &Connection) -> (i64, i64) {
     (
-        x.first_ts_ns
-            .unwrap_or(c.first_ts_ns)
-            .min(c.first_ts_ns),
+        x.first_ts_ns.unwrap_or(c.first_ts_ns).min(c.first_ts_ns),
         x.last_ts_ns.unwrap_or(c.last_ts_ns).max(c.last_ts_ns),
     )
 }

@@ -14,8 +14,7 @@
 use super::rules::{self, BurstFacts, Ctx, HostFacts, Hypothesis, ev};
 use super::words::{self, Story, plural, side};
 use super::{
-    Actor, Alternative, Cause, Confidence, Diagnosis, Evidence, RstEffect, RstVerdict,
-    SenderKind,
+    Actor, Alternative, Cause, Confidence, Diagnosis, Evidence, RstEffect, RstVerdict, SenderKind,
 };
 use crate::flow::{Connection, Dir, PacketRecord, Termination, analysis};
 use crate::time::{rfc3339, secs};
@@ -49,20 +48,17 @@ impl Judged {
     }
 }
 
-fn judge(
-    conn: &Connection,
-    packets: &[PacketRecord],
-    host: HostFacts,
-    i: usize,
-) -> Judged {
+fn judge(conn: &Connection, packets: &[PacketRecord], host: HostFacts, i: usize) -> Judged {
     let r = &conn.resets[i];
     let ctx = Ctx::new(conn, packets, r, host, None);
     // An out-of-window RST is ignored by its receiver (RFC 5961 3.2) when the connection went
-    // on after it: the receiver kept talking, or a later RST ended it.
+    // on after it: the receiver kept talking. (The window is judged from what the receiver had
+    // acknowledged, which lags behind what it received: an out-of-window verdict alone does
+    // not show the RST was ignored.)
     let receiver_went_on = packets.iter().any(|p| {
         p.dir != r.from && u64::from(p.frame) > r.frame && p.flags & crate::decode::flags::RST == 0
     });
-    let ignored = r.in_window == Some(false) && (receiver_went_on || i + 1 < conn.resets.len());
+    let ignored = r.in_window == Some(false) && receiver_went_on;
     Judged {
         forgery: rules::forgery_signs(&ctx),
         ignored,
@@ -88,19 +84,17 @@ pub(super) fn decide(
     let rst = &conn.resets[lead];
     let ctx = Ctx::new(conn, packets, rst, host(rst.from), burst);
     let hyps = rules::hypotheses(&ctx);
-    let Some(winner) = hyps.first().cloned() else {
-        return None;
-    };
+    let winner = hyps.first().cloned()?;
     let runner_up = hyps
         .iter()
         .skip(1)
         .find(|h| h.cause != winner.cause || h.kind != winner.kind)
         .map_or(0.0, |h| h.weight);
-    let mut conf = confidence(winner.weight, runner_up);
+    let mut level = confidence(winner.weight, runner_up);
     if winner.sender_doubt.is_some() {
-        conf = conf.min(Confidence::Medium);
+        level = level.min(Confidence::Medium);
     }
-    let alternatives = if conf < Confidence::High {
+    let alternatives = if level < Confidence::High {
         alternatives(&winner, &hyps)
     } else {
         vec![]
@@ -141,7 +135,7 @@ pub(super) fn decide(
         sender_kind: winner.kind,
         actor: winner.actor,
         sender_doubt: winner.sender_doubt.clone(),
-        confidence: conf,
+        confidence: level,
         confidence_reasons: winner.reasons.clone(),
         rst_frame: Some(rst.frame),
         rst_time: Some(rfc3339(rst.ts_ns)),
@@ -158,8 +152,13 @@ pub(super) fn decide(
         incident: None,
         summary: words::summary(rst.from, winner.actor, rst.frame, &winner.story),
         explanation: winner.cause.explanation().to_owned(),
-        fixes: winner.cause.fixes().iter().map(|f| (*f).to_owned()).collect(),
-        would_settle: if conf < Confidence::High {
+        fixes: winner
+            .cause
+            .fixes()
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect(),
+        would_settle: if level < Confidence::High {
             winner.would_settle.clone()
         } else {
             None
@@ -309,9 +308,11 @@ fn attribute(conn: &Connection, judged: &[Judged], lead: usize) -> Vec<RstVerdic
 }
 
 // ---- firewall-state-expiry (DROP) ----
+// One rule, one place (see `rules.rs`).
 // Signature: no RST at all; after a silence, one side's data is retransmitted until the end of
 // the capture with no answer: a middlebox forgot the connection and black-holes it (or the
 // peer died; only a capture at the peer tells these apart).
+#[allow(clippy::too_many_lines)]
 fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> {
     if conn.termination() != Termination::Unanswered || conn.handshake.ack_frame.is_none() {
         return None;

@@ -148,6 +148,8 @@ pub enum UnreadSign {
 
 /// The one-sentence summary of a verdict on the RST in `rst_frame` carrying `sender`'s
 /// address.
+// One arm per story: the sentences side by side are easier to check than split apart.
+#[allow(clippy::too_many_lines)]
 pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> String {
     let sd = side(sender);
     let pd = side(sender.reverse());
@@ -168,7 +170,7 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
             "The {sd}, or a firewall in front of it, refused the connection: a RST (frame {rst_frame}) answered the SYN to port {port}; a closed port and a REJECT rule look the same from here."
         ),
         Story::RefusedOnPath { port } => format!(
-            "A device in front of the {sd} refused the connection to port {port}: its RST (frame {rst_frame}) answered the SYN from a shorter distance than the {sd}'s own packets."
+            "A device in front of the {sd} (a firewall's REJECT rule) refused the connection to port {port}: its RST (frame {rst_frame}) answered the SYN from closer than the {sd} is."
         ),
         Story::Probe {
             after_s,
@@ -202,7 +204,7 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
             trigger,
             idle_s: Some(idle),
         } => format!(
-            "{w} had no socket for this connection any more when the {pd}'s packet (frame {trigger}) arrived after {} of silence, and answered it with a RST (frame {rst_frame}): the {sd} had restarted, crashed or lost the connection.",
+            "{w} had no socket for this connection any more when the {pd}'s packet (frame {trigger}) arrived after {} of silence, and answered it with a RST (frame {rst_frame}): the {sd} had restarted, crashed or lost the connection, or a NAT on the path had forgotten it and sent the packet on from a new port.",
             duration(*idle)
         ),
         Story::NoSocket {
@@ -234,9 +236,9 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
                 .as_ref()
                 .map_or(String::new(), |t| format!(", the length of {t}"));
             match closed_then_reset {
-                None => format!(
-                    "The {sd} {what}{timer}, and reset the connection (frame {rst_frame})."
-                ),
+                None => {
+                    format!("The {sd} {what}{timer}, and reset the connection (frame {rst_frame}).")
+                }
                 Some((fin, data)) => format!(
                     "The {sd} {what}{timer} and closed the connection (FIN, frame {fin}); the {pd} kept sending (frame {data}), and the {sd}'s kernel answered with a RST (frame {rst_frame})."
                 ),
@@ -260,7 +262,11 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
                     plural(*bytes, "byte"),
                     frames(f)
                 ),
-                UnreadSign::WindowFell { peak, last: 0, frame } => format!(
+                UnreadSign::WindowFell {
+                    peak,
+                    last: 0,
+                    frame,
+                } => format!(
                     "its receive window had fallen from {peak} bytes to zero (frame {frame}): its buffer was full of data from the {pd} its application never read"
                 ),
                 UnreadSign::WindowFell { peak, last, frame } => format!(

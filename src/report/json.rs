@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::time::{millis, rfc3339, secs};
+use crate::analysis::{Analysis, Warning};
 use crate::decode::flags;
 use crate::diagnose::Diagnosis;
 use crate::flow::{Connection, Dir, Reset};
-use crate::analysis::{Analysis, Warning};
 use crate::source::SourceError;
+use crate::time::{millis, rfc3339, secs};
 
 pub const SCHEMA: &str = "rstscope.analysis/1";
 

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-
+use crate::analysis::Analysis;
 use crate::decode::flags;
 use crate::diagnose::{Confidence, Diagnosis, Incident, SenderKind};
 use crate::flow::{Connection, Dir};
-use crate::analysis::Analysis;
-use crate::time::{millis, rfc3339, secs};
 use crate::source::SourceError;
+use crate::time::{millis, rfc3339, secs};
 
 /// Writes the JSON report, indented for a person to read or on one line for a program.
 pub fn write_json(
@@ -289,7 +288,10 @@ fn write_diagnosis(
 ) -> io::Result<()> {
     writeln!(out, "  {}", d.summary)?;
     if let Some(t) = &d.rst_time {
-        writeln!(out, "  at {t} (UTC): the moment to look for in the sender's logs")?;
+        writeln!(
+            out,
+            "  at {t} (UTC): the moment to look for in the sender's logs"
+        )?;
     }
     let kind = match d.sender_kind {
         SenderKind::Endpoint => "an endpoint",

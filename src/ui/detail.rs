@@ -5,7 +5,7 @@ use eframe::egui::{self, Color32, Pos2, RichText, Sense, Stroke, Vec2};
 
 use super::model::Model;
 use crate::decode::flags;
-use crate::diagnose::{Confidence, Diagnosis, SenderKind};
+use crate::diagnose::{Confidence, Diagnosis, Incident, RstEffect, SenderKind};
 use crate::flow::state::{self, EndStates};
 use crate::flow::{Connection, Dir, PacketRecord, analysis};
 use crate::time::secs;
@@ -141,7 +141,12 @@ pub fn detail_ui(ui: &mut egui::Ui, model: &Model, id: u32, st: &mut DetailState
     });
     ui.separator();
     match st.tab {
-        Tab::Cause => cause_ui(ui, c, d, st),
+        Tab::Cause => {
+            let incident = d
+                .and_then(|d| d.incident)
+                .and_then(|i| model.incidents.get(i));
+            cause_ui(ui, c, d, incident, st)
+        }
         Tab::Ladder => {
             ladder_ui(ui, c, packets, d, st);
             None
@@ -195,10 +200,39 @@ pub fn tcpdump_command(c: &Connection) -> String {
     )
 }
 
+/// A wall-clock time in UTC and in this machine's time zone: "2026-11-24 21:15:15.139342 UTC
+/// (22:15:15.139 here)".
+fn wall_clock(ts_ns: i64) -> String {
+    let utc = chrono::DateTime::from_timestamp_nanos(ts_ns);
+    let local = utc.with_timezone(&chrono::Local);
+    format!(
+        "{} UTC ({} here)",
+        utc.format("%Y-%m-%d %H:%M:%S%.6f"),
+        local.format("%H:%M:%S%.3f")
+    )
+}
+
+/// A frame link that opens the ladder on it.
+fn frame_link_ui(ui: &mut egui::Ui, frame: u64, st: &mut DetailState, wanted: &mut Option<u64>) {
+    if ui
+        .link(format!("frame {frame}"))
+        .on_hover_text("Show it in the ladder")
+        .clicked()
+    {
+        *wanted = Some(frame);
+        st.tab = Tab::Ladder;
+        st.scroll_to_highlight = true;
+        st.step = None;
+    }
+}
+
+// The cause panel top to bottom, as the reader sees it.
+#[allow(clippy::too_many_lines)]
 fn cause_ui(
     ui: &mut egui::Ui,
     c: &Connection,
     d: Option<&Diagnosis>,
+    incident: Option<&Incident>,
     st: &mut DetailState,
 ) -> Option<u64> {
     let mut wanted = None;
@@ -215,6 +249,13 @@ fn cause_ui(
                 return;
             };
             ui.label(RichText::new(&d.summary).size(16.0).strong());
+            if let Some(inc) = incident {
+                ui.add_space(2.0);
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    RichText::new(format!("{}: {}", inc.kind.title(), inc.badge())).strong(),
+                );
+            }
             ui.add_space(4.0);
             egui::Grid::new("verdict").num_columns(2).show(ui, |ui| {
                 ui.label("Cause");
@@ -230,9 +271,21 @@ fn cause_ui(
                 let hops = d.hops_from_capture.map_or(String::new(), |h| {
                     format!(" ({})", crate::diagnose::hop_words(h))
                 });
-                ui.add(egui::Label::new(format!("{kind}{hops}")).wrap())
+                let doubt = d
+                    .sender_doubt
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(", {x}"));
+                ui.add(egui::Label::new(format!("{kind}{hops}{doubt}")).wrap())
                     .on_hover_text(term_help("TTL"));
                 ui.end_row();
+                if let Some(ts) = d.rst_ts_ns {
+                    ui.label("When");
+                    ui.add(egui::Label::new(wall_clock(ts)).wrap())
+                        .on_hover_text(
+                            "The RST's wall-clock time: look in the sender's logs at this moment.",
+                        );
+                    ui.end_row();
+                }
                 ui.label("Confidence");
                 ui.add(
                     egui::Label::new(format!(
@@ -256,39 +309,62 @@ fn cause_ui(
             ui.strong("Evidence");
             for e in &d.evidence {
                 ui.horizontal_wrapped(|ui| {
-                    if ui
-                        .link(format!("frame {}", e.frame))
-                        .on_hover_text("Show it in the ladder")
-                        .clicked()
-                    {
-                        wanted = Some(e.frame);
-                        st.tab = Tab::Ladder;
-                        st.scroll_to_highlight = true;
-                        st.step = None;
-                    }
+                    frame_link_ui(ui, e.frame, st, &mut wanted);
                     ui.label(&e.note);
                 });
             }
-            if !d.consequences.is_empty() {
-                ui.strong("Consequences");
-                for e in &d.consequences {
+            if d.resets.len() > 1 {
+                ui.add_space(4.0);
+                ui.strong("Every RST");
+                for r in &d.resets {
                     ui.horizontal_wrapped(|ui| {
-                        if ui.link(format!("frame {}", e.frame)).clicked() {
-                            wanted = Some(e.frame);
-                            st.tab = Tab::Ladder;
-                            st.scroll_to_highlight = true;
-                        }
-                        ui.label(&e.note);
+                        frame_link_ui(ui, r.frame, st, &mut wanted);
+                        let tag = match (r.genuine, r.effect) {
+                            (_, RstEffect::EndedConnection) => "ended it",
+                            (true, RstEffect::Ignored) => "ignored",
+                            (false, RstEffect::Ignored) => "forged, ignored",
+                            (true, RstEffect::AfterReset) => "genuine, after",
+                            (false, RstEffect::AfterReset) => "forged, after",
+                        };
+                        ui.label(RichText::new(tag).strong());
+                        ui.label(&r.note);
+                    });
+                }
+            }
+            if !d.alternatives.is_empty() {
+                ui.add_space(6.0);
+                ui.strong("It could also be");
+                for alt in &d.alternatives {
+                    let by = match alt.sender_kind {
+                        SenderKind::Endpoint => String::new(),
+                        SenderKind::Middlebox => " (sent on the path)".to_owned(),
+                    };
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(RichText::new(format!("{}{by}", alt.cause.id())).strong());
+                        ui.label(format!(
+                            "{}. To tell them apart: {}.",
+                            alt.why, alt.tell_apart
+                        ));
                     });
                 }
             }
             ui.add_space(6.0);
             ui.strong("What happened");
             ui.label(&d.explanation);
+            if let Some(inc) = incident {
+                ui.add_space(4.0);
+                ui.label(&inc.summary);
+                ui.label(&inc.explanation);
+            }
             ui.add_space(6.0);
             ui.strong("What to change");
             for f in &d.fixes {
                 ui.label(format!("- {f}"));
+            }
+            if let Some(inc) = incident {
+                for f in &inc.fixes {
+                    ui.label(format!("- {f}"));
+                }
             }
             if let Some(w) = &d.would_settle {
                 ui.add_space(6.0);

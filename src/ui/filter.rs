@@ -12,6 +12,7 @@
 //! | `end:reset`, `termination:reset` | how it ended: fin, half-closed, reset, refused, unanswered, open |
 //! | `sender:server`, `sender:client` | who the RST claims to come from |
 //! | `kind:middlebox`, `kind:endpoint` | what kind of thing sent it |
+//! | `incident:mass-reset` | part of an incident (reset with others by one host at once) |
 //! | `id:42`, `stream:42` | the connection number (Wireshark's `tcp.stream`) |
 //! | `443`, `10.0.0.1`, `reset`, `idle` | any of the above |
 
@@ -28,6 +29,7 @@ enum Field {
     End,
     Sender,
     Kind,
+    Incident,
     Id,
     Any,
 }
@@ -104,6 +106,7 @@ fn is_key(key: &str) -> bool {
             | "termination"
             | "sender"
             | "kind"
+            | "incident"
             | "id"
             | "stream"
     )
@@ -119,6 +122,7 @@ fn field_of(key: &str) -> Field {
         "end" | "termination" => Field::End,
         "sender" => Field::Sender,
         "kind" => Field::Kind,
+        "incident" => Field::Incident,
         _ => Field::Id,
     }
 }
@@ -160,6 +164,9 @@ fn term_matches(t: &Term, c: &Connection, d: Option<&Diagnosis>) -> bool {
         Field::End => end(),
         Field::Sender => sender(),
         Field::Kind => kind(),
+        Field::Incident => d.is_some_and(|d| {
+            d.incident.is_some() && crate::diagnose::IncidentKind::MassReset.id().starts_with(v)
+        }),
         Field::Id => id(),
         Field::Any => host() || port() || cause() || end() || kind(),
     }

@@ -103,7 +103,10 @@ struct Partner {
     handle: Handle,
     outcome: Option<pipeline::Outcome>,
     /// The shown capture's final analysis, waiting for the partner's.
-    waiting: Option<(crate::analysis::Analysis, Option<crate::source::SourceError>)>,
+    waiting: Option<(
+        crate::analysis::Analysis,
+        Option<crate::source::SourceError>,
+    )>,
 }
 
 /// What `RSTSCOPE_PERF=1 rstscope FILE` prints when the capture has loaded: how soon the first

@@ -3,9 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use crate::analysis::{Analysis, Warning};
 use crate::diagnose::{Diagnosis, Incident, SenderKind};
 use crate::flow::{Connection, Dir, PacketRecord, Termination};
-use crate::analysis::{Analysis, Warning};
 use crate::pipeline::{ConnectionBatch, Progress};
 
 use super::filter::Filter;

@@ -26,6 +26,8 @@ pub fn termination_color(t: Termination, dark: bool) -> egui::Color32 {
 }
 
 /// Connections, resets by cause, and RST senders ranked; the filter box and "resets only".
+// The strip left to right, as the reader sees it.
+#[allow(clippy::too_many_lines)]
 pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
     let Some(model) = app.model.as_ref() else {
         return;
@@ -35,14 +37,7 @@ pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
     let incidents: Vec<String> = model
         .incidents
         .iter()
-        .map(|inc| {
-            format!(
-                "Mass reset: {} reset {} connections within {:.0} ms",
-                inc.host,
-                inc.connections.len(),
-                inc.window_ms
-            )
-        })
+        .map(|inc| format!("{}: {}", inc.kind.title(), inc.summary))
         .collect();
     let two_point = app.two_point.clone();
     egui::Panel::top("summary").show(ui, |ui| {
@@ -81,16 +76,33 @@ pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
                 1 | 2 => {
                     for inc in &incidents {
                         ui.separator();
-                        ui.colored_label(ui.visuals().warn_fg_color, inc);
+                        if ui
+                            .add(
+                                egui::Label::new(
+                                    RichText::new(inc).color(ui.visuals().warn_fg_color),
+                                )
+                                .wrap()
+                                .sense(egui::Sense::click()),
+                            )
+                            .on_hover_text("Show only its connections")
+                            .clicked()
+                        {
+                            app.set_filter("incident:mass-reset");
+                        }
                     }
                 }
                 n => {
                     ui.separator();
-                    ui.colored_label(
-                        ui.visuals().warn_fg_color,
-                        format!("{n} mass resets (hover for the list)"),
-                    )
-                    .on_hover_text(incidents.join("\n"));
+                    if ui
+                        .colored_label(
+                            ui.visuals().warn_fg_color,
+                            format!("{n} mass resets (hover for the list, click to filter)"),
+                        )
+                        .on_hover_text(incidents.join("\n"))
+                        .clicked()
+                    {
+                        app.set_filter("incident:mass-reset");
+                    }
                 }
             }
         });
@@ -129,7 +141,7 @@ pub fn summary_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
 const FILTER_HELP: &str = "Words separated by spaces; a connection must match all of them.\n\
 host:10.0.0.1  port:443  client:IP[:PORT]  server:IP[:PORT]\n\
 cause:idle-timeout  end:reset (fin, half-closed, reset, refused, unanswered, open)\n\
-sender:server|client  kind:middlebox|endpoint  id:42\n\
+sender:server|client  kind:middlebox|endpoint  incident:mass-reset  id:42\n\
 A bare word matches any field; a leading - negates.";
 
 pub fn table_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
@@ -207,6 +219,12 @@ pub fn table_ui(app: &mut RstscopeApp, ui: &mut egui::Ui) {
                         hit |= cell(ui, d.cause.id())
                             .on_hover_text(d.cause.title())
                             .clicked();
+                        if let Some(inc) = d.incident.and_then(|i| model.incidents.get(i)) {
+                            let badge = RichText::new(inc.kind.title())
+                                .small()
+                                .color(ui.visuals().warn_fg_color);
+                            hit |= cell(ui, badge).on_hover_text(inc.badge()).clicked();
+                        }
                     }
                 });
                 row.col(|ui| {
