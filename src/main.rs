@@ -147,8 +147,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             let check = a.cross_check(b, na, nb);
             if check.paired > 0 {
                 eprintln!(
-                    "rstscope: two-point capture: {} connection(s) found in both files; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
-                    check.paired, check.forged, check.confirmed
+                    "rstscope: two-point capture: {} found in both files; {} proven forged on the path, {} confirmed sent by their endpoint",
+                    rstscope::diagnose::words::plural(check.paired as u64, "connection"),
+                    rstscope::diagnose::words::plural(check.forged as u64, "RST"),
+                    check.confirmed
                 );
             }
         }

@@ -596,7 +596,11 @@ fn skip_warnings(skipped: &BTreeMap<Skip, u64>) -> Vec<Warning> {
                 Skip::Malformed => "malformed",
             },
             frames: Some(n),
-            message: format!("{n} frame(s): {}", skip.describe()),
+            message: format!(
+                "{}: {}",
+                crate::diagnose::words::plural(n, "frame"),
+                skip.describe()
+            ),
         })
         .collect()
 }

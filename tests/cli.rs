@@ -198,7 +198,7 @@ fn two_point_capture_proves_a_forged_rst_with_the_other_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("1 RST(s) proven forged on the path"), "{err}");
+    assert!(err.contains("1 RST proven forged on the path"), "{err}");
     let v = json(&out.stdout);
     let d = &v[0]["connections"][0]["diagnosis"];
     assert_eq!(d["cause"], "firewall-state-expiry");

@@ -112,8 +112,9 @@ pub(super) struct Hypothesis {
     pub tell_apart: String,
     /// A published default timeout the silence matches.
     pub known_timeout: Option<String>,
-    /// Another sender that would look the same ("or a firewall in front of it").
+    /// Another sender that would look the same ("or a firewall in front of it"), and why.
     pub sender_doubt: Option<String>,
+    pub doubt_reason: Option<String>,
 }
 
 impl Hypothesis {
@@ -130,6 +131,7 @@ impl Hypothesis {
             tell_apart: String::new(),
             known_timeout: None,
             sender_doubt: None,
+            doubt_reason: None,
         }
     }
     fn reason(mut self, r: impl Into<String>) -> Self {
@@ -216,6 +218,20 @@ fn window_fell(s: &Signals) -> Option<(u64, u32)> {
     let (last, frame) = s.sender_window_last?;
     (s.peer_bytes > 0 && s.sender_window_peak > 0 && last * 2 <= s.sender_window_peak)
         .then_some((last, frame))
+}
+
+/// The first matching default in words, and how many others fit ("... (or 2 other defaults,
+/// listed with the timeout)").
+fn timer_words(found: &[&timeouts::Timer]) -> Option<String> {
+    let first = found.first()?;
+    Some(match found.len() {
+        1 => first.words(),
+        n => format!(
+            "{} (or {}, listed with the timeout)",
+            first.words(),
+            plural(n as u64 - 1, "other default")
+        ),
+    })
 }
 
 /// How long the other side's unanswered request had been arriving at `end`: from its first
@@ -400,8 +416,8 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
                     "TTL {} where the {sd}'s {} all have TTL {usual}: its sender is {}, the {sd} {}",
                     c.rst.ttl,
                     plural(s.sender_ttl_samples as u64, "other packet"),
-                    super::words::hops(rst_hops),
-                    super::words::hops(usual_hops),
+                    super::words::distance(rst_hops),
+                    super::words::distance(usual_hops),
                 ),
             ));
         }
@@ -606,11 +622,21 @@ fn refused(c: &Ctx) -> Option<Hypothesis> {
             weight,
             Story::Refused { port, doubt: false },
         );
-        if rst_hops > 0 && baseline.is_none() {
-            h.sender_doubt = Some(format!(
-                "or a firewall in front of it: with {} between the capture point and the RST's sender, a REJECT rule looks the same, and the capture has no other packet from the {sd} to compare its TTL with",
-                plural(rst_hops, "router")
-            ));
+        let syn_on_link = syn_ttl.is_some_and(|t| hops(t) == 0);
+        let loopback = c.conn.server.ip().is_loopback() || c.conn.client.ip() == c.conn.server.ip();
+        if baseline.is_none() && !loopback && (rst_hops > 0 || syn_on_link) {
+            let why = if rst_hops > 0 {
+                format!(
+                    "with {} between the capture point and the RST's sender, a REJECT rule on any of them looks the same, and the capture has no other packet from the {sd} to compare its TTL with",
+                    plural(rst_hops, "router")
+                )
+            } else {
+                format!(
+                    "the RST came from the capture point's own link, where the {sd} or the gateway in front of it may be, and the capture has no other packet from the {sd} to compare its TTL with"
+                )
+            };
+            h.sender_doubt = Some(format!("or a firewall in front of it: {why}"));
+            h.doubt_reason = Some(why);
             h.story = Story::Refused { port, doubt: true };
         } else if let Some((t, n)) = baseline {
             h = h.reason(format!(
@@ -820,6 +846,9 @@ fn keepalive_timeout(c: &Ctx) -> Option<Hypothesis> {
 // state. A reply to a SYN-ACK from a host that never finished the handshake is a SYN scan's,
 // judged by `probe_abort`.
 fn no_socket(c: &Ctx) -> Option<Hypothesis> {
+    if c.conn.termination() == Termination::Refused {
+        return None;
+    }
     let trigger = c.s.trigger?;
     let reply_style = c.rst.flags & flags::ACK == 0;
     let id_zero = c.rst.ip_id == Some(0);
@@ -952,8 +981,7 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
             _ => (by_idle, timeouts::describe(idle, waits)),
         }
     };
-    let timer = (!found.is_empty())
-        .then(|| super::words::list(&found.iter().map(|t| t.words()).collect::<Vec<_>>(), "or"));
+    let timer = timer_words(&found);
     let mut weight: f32 = match (named.is_some(), c.sender()) {
         (true, _) => 0.9,
         (false, Dir::Server) => 0.55,
@@ -1002,7 +1030,7 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
                     duration(idle)
                 )
             });
-            if let Some(f) = since {
+            if let Some(f) = since.filter(|&f| u64::from(f) != c.rst.frame) {
                 h = h.ev(
                     f,
                     format!("the first packet after {} of silence", duration(idle)),
@@ -1014,7 +1042,7 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
                 "{} of silence on a connection with nothing outstanding, then an unsolicited RST",
                 duration(idle)
             ));
-            if let Some(f) = since {
+            if let Some(f) = since.filter(|&f| u64::from(f) != c.rst.frame) {
                 h = h.ev(
                     f,
                     format!(
@@ -1048,8 +1076,8 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
             duration(idle)
         ),
     );
-    if let Some(n) = &named {
-        h = h.reason(n.clone());
+    if named.is_some() {
+        h = h.reason("a published default timer of that length fits (see the timeout)");
     } else {
         h = h.settle(format!(
             "the timeouts configured on the {sd} (or on a proxy or load balancer in front of it)"
@@ -1092,8 +1120,7 @@ fn request_timer_then_late_write(
     } else {
         (by_age, age)
     };
-    let timer = (!found.is_empty())
-        .then(|| super::words::list(&found.iter().map(|t| t.words()).collect::<Vec<_>>(), "or"));
+    let timer = timer_words(&found);
     let mut h = Hypothesis::new(
         Cause::IdleTimeout,
         SenderKind::Endpoint,
@@ -1155,7 +1182,7 @@ fn request_timer_then_late_write(
 // One cause, one place: its signature, its evidence and its words read top to bottom.
 #[allow(clippy::too_many_lines)]
 fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
-    if c.rst.flags & flags::ACK == 0 {
+    if c.rst.flags & flags::ACK == 0 || c.conn.termination() == Termination::Refused {
         return None;
     }
     let s = &c.s;
@@ -1319,7 +1346,7 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
 // application had not read what it acknowledged, and that is the more common case, so this
 // rule never claims certainty.
 fn abortive_close(c: &Ctx) -> Option<Hypothesis> {
-    if c.rst.flags & flags::ACK == 0 {
+    if c.rst.flags & flags::ACK == 0 || c.conn.termination() == Termination::Refused {
         return None;
     }
     let s = &c.s;

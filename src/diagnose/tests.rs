@@ -644,11 +644,21 @@ fn a_refusal_from_beyond_a_router_says_a_firewall_would_look_the_same() {
         "{}",
         d.summary
     );
-    // No router in between: the server's kernel, for certain.
-    let p = vec![c(0, SYN, 100, 0, 0), s(1, RA, 0, 101, 0).ttl(64).id(0)];
+    // Captured at the server (the client's SYN arrives one router down, the RST leaves with
+    // its initial TTL): the server's kernel, for certain.
+    let p = vec![
+        c(0, SYN, 100, 0, 0).ttl(63),
+        s(1, RA, 0, 101, 0).ttl(64).id(0),
+    ];
     let d = diag(&p).unwrap();
     assert_eq!((d.cause, d.confidence), (Cause::Refused, Confidence::High));
     assert!(d.sender_doubt.is_none());
+    // Captured at the client with the RST from its own link: the server on that link, or the
+    // gateway's firewall in front of it.
+    let p = vec![c(0, SYN, 100, 0, 0), s(1, RA, 0, 101, 0).ttl(64).id(0)];
+    let d = diag(&p).unwrap();
+    assert_eq!(d.confidence, Confidence::Medium);
+    assert!(d.sender_doubt.as_deref().unwrap().contains("own link"));
 }
 
 // ---- mass-reset incidents ----

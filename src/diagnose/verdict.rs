@@ -179,13 +179,13 @@ fn alternatives(winner: &Hypothesis, hyps: &[Hypothesis]) -> Vec<Alternative> {
         .take(3)
         .map(alternative)
         .collect();
-    if let Some(doubt) = &winner.sender_doubt {
+    if let Some(why) = &winner.doubt_reason {
         out.insert(
             0,
             Alternative {
                 cause: winner.cause,
                 sender_kind: SenderKind::Middlebox,
-                why: format!("a firewall in front of the server, {doubt}"),
+                why: format!("a REJECT rule on a firewall in front of the server: {why}"),
                 tell_apart: winner.tell_apart.clone(),
             },
         );

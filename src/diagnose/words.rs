@@ -59,6 +59,14 @@ pub fn hops(hops: u8) -> String {
     }
 }
 
+/// A distance as the end of a sentence: "on the capture point's link", "1 router away".
+pub fn distance(hops: u8) -> String {
+    match hops {
+        0 => "on the capture point's link".to_owned(),
+        n => format!("{} away", plural(n, "router")),
+    }
+}
+
 /// A duration in seconds as people say it: "0.4 ms", "12.5 ms", "1.2 s", "75.0 s".
 pub fn duration(s: f64) -> String {
     if s < 0.001 {

@@ -247,8 +247,9 @@ impl PcapNgState {
     fn interface(&self, id: usize) -> Result<Interface, String> {
         self.interfaces.get(id).copied().ok_or_else(|| {
             format!(
-                "a packet names interface {id}, but this section describes {} interface(s)",
-                self.interfaces.len()
+                "a packet names interface {id}, but this section describes {} interface{}",
+                self.interfaces.len(),
+                if self.interfaces.len() == 1 { "" } else { "s" }
             )
         })
     }

@@ -200,16 +200,17 @@ pub fn tcpdump_command(c: &Connection) -> String {
     )
 }
 
-/// A wall-clock time in UTC and in this machine's time zone: "2026-11-24 21:15:15.139342 UTC
-/// (22:15:15.139 here)".
+/// A wall-clock time in UTC, and in this machine's time zone when that is another:
+/// "2026-11-24 21:15:15.139342 UTC (22:15:15.139 here)".
 fn wall_clock(ts_ns: i64) -> String {
     let utc = chrono::DateTime::from_timestamp_nanos(ts_ns);
     let local = utc.with_timezone(&chrono::Local);
-    format!(
-        "{} UTC ({} here)",
-        utc.format("%Y-%m-%d %H:%M:%S%.6f"),
-        local.format("%H:%M:%S%.3f")
-    )
+    let here = if local.offset().local_minus_utc() == 0 {
+        String::new()
+    } else {
+        format!(" ({} here)", local.format("%H:%M:%S%.3f"))
+    };
+    format!("{} UTC{here}", utc.format("%Y-%m-%d %H:%M:%S%.6f"))
 }
 
 /// A frame link that opens the ladder on it.

@@ -376,8 +376,11 @@ impl RstscopeApp {
         if let Some(mut b) = outcome.analysis {
             let check = a.cross_check(&mut b, &shown_name, &p.name);
             self.two_point = Some(format!(
-                "Two-point with {}: {} connection(s) in both; {} RST(s) proven forged on the path, {} confirmed sent by their endpoint",
-                p.name, check.paired, check.forged, check.confirmed
+                "Two-point with {}: {} in both; {} proven forged on the path, {} confirmed sent by their endpoint",
+                p.name,
+                crate::diagnose::words::plural(check.paired as u64, "connection"),
+                crate::diagnose::words::plural(check.forged as u64, "RST"),
+                check.confirmed
             ));
         } else {
             let why = outcome.error.map_or_else(String::new, |e| format!(": {e}"));
