@@ -229,7 +229,7 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
                 plural(group.len() as u64, "connection"),
                 words::duration(burst_ms / 1e3),
                 rfc3339(first.ts_ns),
-                words::frames(&[first.frame, last.frame]),
+                format!("frames {} to {}", first.frame, last.frame),
             );
             out.push(Incident {
                 kind,
