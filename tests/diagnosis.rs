@@ -110,7 +110,7 @@ fn zeek_injected_rst_is_attributed_forged_and_the_servers_own_rst_decides() {
         (forged.genuine, forged.sender_kind, forged.effect),
         (false, SenderKind::Middlebox, RstEffect::Ignored)
     );
-    assert!(forged.note.contains("TTL (46)"), "{}", forged.note);
+    assert!(forged.note.contains("TTL 46 is not the server's 49"), "{}", forged.note);
     let own = frame(7);
     assert_eq!(
         (own.genuine, own.effect),

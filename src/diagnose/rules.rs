@@ -426,7 +426,7 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
             c.rst.ttl
         ));
         out.phrases.push(format!(
-            "its TTL ({}) is not the {sd}'s ({usual})",
+            "its TTL {} is not the {sd}'s {usual}",
             c.rst.ttl
         ));
     }
