@@ -79,13 +79,17 @@ impl Analysis {
             first_ts_ns: other.stats.first_ts_ns,
             last_ts_ns: other.stats.last_ts_ns,
         };
-        diagnose::cross_check(
+        let check = diagnose::cross_check(
             a,
             &mut self.diagnoses,
             b,
             &mut other.diagnoses,
             name,
             other_name,
-        )
+        );
+        // The other capture may have changed a member's cause.
+        diagnose::incident::recount(&mut self.incidents, &self.connections, &self.diagnoses);
+        diagnose::incident::recount(&mut other.incidents, &other.connections, &other.diagnoses);
+        check
     }
 }

@@ -522,13 +522,15 @@ fn flow_thread(
         retained_packet_bytes: tracker.retained_packet_bytes() as u64,
     };
     let (connections, packets) = tracker.finish();
-    let (mut diagnoses, incidents) = diagnose::diagnose_all(&connections, &packets);
+    let (mut diagnoses, mut incidents) = diagnose::diagnose_all(&connections, &packets);
     if !kernel.is_empty() {
         for (c, d) in connections.iter().zip(&mut diagnoses) {
             if let Some(d) = d {
                 diagnose::kernel::attach(d, c, &kernel);
             }
         }
+        // The kernel's word may have changed a member's cause.
+        diagnose::incident::recount(&mut incidents, &connections, &diagnoses);
     }
     out.send(Event::End(Box::new(Outcome {
         analysis: Some(Analysis {

@@ -34,37 +34,41 @@ fn every_rst_bearing_capture_is_diagnosed_and_the_causes_are_counted() {
                 )
             });
             // The first RST that took effect decides; every RST before it was ignored by its
-            // receiver, and every RST is attributed.
+            // receiver, and every RST is attributed (one by one, or, past 64 around the
+            // deciding one, counted in a row that claims nothing).
             let lead = d.rst_frame.unwrap();
-            let before = c.resets.iter().take_while(|r| r.frame != lead).count();
-            assert!(
-                before < c.resets.len(),
-                "the deciding RST is one of the connection's"
-            );
             for r in &d.resets {
                 if r.frame < lead {
                     assert_eq!(r.effect, RstEffect::Ignored, "{}", row["relpath"]);
                 }
             }
-            assert!(
-                d.resets.len() >= c.resets.len().min(64),
-                "every RST attributed"
-            );
+            for r in &c.resets {
+                let judged = d
+                    .resets
+                    .iter()
+                    .any(|v| v.frame == r.frame && v.genuine.is_some());
+                let counted = d.resets.iter().any(|v| v.genuine.is_none());
+                assert!(
+                    judged || counted,
+                    "{}: RST frame {} not attributed",
+                    row["relpath"],
+                    r.frame
+                );
+            }
             assert!(
                 d.summary.contains(&format!("frame {lead}")),
                 "{}",
                 d.summary
             );
-            // Below high, the runners-up are listed (`unknown` has none: nothing fits, and
-            // what would settle it is said instead).
-            assert!(
-                d.confidence == Confidence::High
-                    || !d.alternatives.is_empty()
-                    || (d.cause == Cause::Unknown && d.would_settle.is_some()),
-                "{}: a {:?} verdict lists its alternatives",
-                row["relpath"],
-                d.confidence
-            );
+            // Alternatives are other verdicts, each with why it is possible and how to tell.
+            for alt in &d.alternatives {
+                assert!(
+                    (alt.cause, alt.sender_kind) != (d.cause, d.sender_kind),
+                    "{}: the verdict listed as its own alternative",
+                    row["relpath"]
+                );
+                assert!(!alt.why.is_empty() && !alt.tell_apart.is_empty());
+            }
             assert!(!d.fixes.is_empty());
             diagnosed += 1;
             *by_cause.entry(d.cause.id()).or_default() += 1;
@@ -108,23 +112,31 @@ fn zeek_injected_rst_is_attributed_forged_and_the_servers_own_rst_decides() {
     let forged = frame(2);
     assert_eq!(
         (forged.genuine, forged.sender_kind, forged.effect),
-        (false, SenderKind::Middlebox, RstEffect::Ignored)
+        (Some(false), Some(SenderKind::Middlebox), RstEffect::Ignored)
     );
-    assert!(forged.note.contains("TTL 46 is not the server's 49"), "{}", forged.note);
+    assert!(
+        forged.note.contains("TTL 46 is not the server's 49"),
+        "{}",
+        forged.note
+    );
     let own = frame(7);
     assert_eq!(
         (own.genuine, own.effect),
-        (true, RstEffect::EndedConnection)
+        (Some(true), RstEffect::EndedConnection)
     );
-    assert!(frame(9).genuine);
-    // The server never answered the client's 25 bytes before resetting: unread data, not
-    // certain, with the alternatives listed.
-    assert_eq!(d.cause, Cause::UnreadDataClose);
-    assert!(d.confidence < Confidence::High);
+    assert_eq!(frame(9).genuine, Some(true));
+    // The server never answered the client's 25 bytes and reset 1.6 s later: a server that
+    // gave up waiting for the rest of the request, or one that closed with them unread. The
+    // wire cannot tell (no published timer fits 1.6 s): the verdict is low, and the other is
+    // its alternative.
+    let pair = [Cause::IdleTimeout, Cause::UnreadDataClose];
+    assert!(pair.contains(&d.cause), "{}", d.summary);
+    assert_eq!(d.confidence, Confidence::Low);
+    let other = pair.iter().find(|c| **c != d.cause).unwrap();
     assert!(
+        d.alternatives.iter().any(|x| x.cause == *other),
+        "{:?}",
         d.alternatives
-            .iter()
-            .any(|x| x.cause == Cause::AbortiveClose)
     );
 }
 
@@ -217,7 +229,7 @@ fn the_kernels_record_attaches_to_its_own_rst_and_overrules_a_forgery_verdict() 
     assert!(d2.summary.contains("NO_SOCKET"), "{}", d2.summary);
 }
 
-/// bench/gen_capture.py spreads a few independent resets per server over the capture; a
+/// `bench/gen_capture.py` spreads a few independent resets per server over the capture; a
 /// one-second window finds "mass resets" among them by coincidence (the rule before this one
 /// found 2 here, and 161 at 20,000 connections). Incidents must come from simultaneity that the
 /// host's own reset rate does not explain: none here.

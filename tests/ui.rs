@@ -237,7 +237,7 @@ fn a_mass_reset_is_an_incident_beside_each_connections_own_cause() {
             .is_some()
     );
     assert!(
-        h.query_by_label_contains("one of 5 connections 10.77.2.2 reset within")
+        h.query_by_label_contains("one of 5 connections that 10.77.2.2 reset within")
             .is_some(),
         "the cause panel shows the incident"
     );

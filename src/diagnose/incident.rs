@@ -34,6 +34,10 @@ pub const GAP_NS: i64 = 10_000_000;
 /// A burst is an incident when the host's own reset rate would put fewer resets than this in a
 /// window as long by chance.
 pub const CHANCE_MAX: f64 = 0.1;
+/// A burst lasts at most this long (a dying process's sockets are reset within milliseconds):
+/// otherwise a host resetting connections every few milliseconds all day would chain them all
+/// into one burst, leaving no rate outside it to compare with.
+pub const MAX_BURST_NS: i64 = 1_000_000_000;
 
 /// What kind of incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -105,11 +109,11 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// The line a member connection shows: "one of 5 connections 10.0.0.2 reset within 0.1
-    /// ms: the process holding them died or was stopped".
+    /// The line a member connection shows: "one of 5 connections that 10.0.0.2 reset within
+    /// 0.1 ms: the process holding them died or was stopped".
     pub fn badge(&self) -> String {
         format!(
-            "one of {} connections {} reset within {}: the process holding them died or was stopped",
+            "one of {} connections that {} reset within {}: the process holding them died or was stopped",
             self.connections.len(),
             self.host,
             words::duration(self.window_ms / 1e3)
@@ -177,7 +181,10 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
         let mut i = 0;
         while i < resets.len() {
             let mut j = i;
-            while j + 1 < resets.len() && resets[j + 1].ts_ns - resets[j].ts_ns <= GAP_NS {
+            while j + 1 < resets.len()
+                && resets[j + 1].ts_ns.saturating_sub(resets[j].ts_ns) <= GAP_NS
+                && resets[j + 1].ts_ns.saturating_sub(resets[i].ts_ns) <= MAX_BURST_NS
+            {
                 j += 1;
             }
             let group = &resets[i..=j];
@@ -191,11 +198,11 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
                 // Opened together and idle together: each its own timer.
                 continue;
             }
-            let window_ns = group[group.len() - 1].ts_ns - group[0].ts_ns;
+            let window_ns = group[group.len() - 1].ts_ns.saturating_sub(group[0].ts_ns);
             let others = total - group.len();
             #[allow(clippy::cast_precision_loss)]
-            let rate = if span_ns > 0 {
-                others as f64 / (span_ns as f64 / 1e9)
+            let rate = if span_ns > window_ns {
+                others as f64 / (span_ns.saturating_sub(window_ns) as f64 / 1e9)
             } else {
                 0.0
             };
@@ -229,7 +236,7 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
                 plural(group.len() as u64, "connection"),
                 words::duration(burst_ms / 1e3),
                 rfc3339(first.ts_ns),
-                format!("frames {} to {}", first.frame, last.frame),
+                words::frames(&[first.frame, last.frame]).replace(" and ", " to "),
             );
             out.push(Incident {
                 kind,
@@ -252,6 +259,21 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
     }
     out.sort_by_key(|i| i.first_ts_ns);
     out
+}
+
+/// Counts the members' causes again, after they were judged knowing they went down together
+/// (or the kernel's record overruled one).
+pub fn recount(incidents: &mut [Incident], conns: &[Connection], diagnoses: &[Option<Diagnosis>]) {
+    let index: std::collections::HashMap<u32, usize> =
+        conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    for inc in incidents {
+        inc.causes.clear();
+        for id in &inc.connections {
+            if let Some(Some(d)) = index.get(id).and_then(|&i| diagnoses.get(i)) {
+                *inc.causes.entry(d.cause).or_default() += 1;
+            }
+        }
+    }
 }
 
 /// The members' silences differ: they were not each their own timer.

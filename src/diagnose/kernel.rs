@@ -113,8 +113,8 @@ pub fn attach(d: &mut Diagnosis, c: &Connection, events: &[KernelReset]) {
     let Some(k) = events
         .iter()
         .filter(|k| k.src == from && k.dst == to)
-        .filter(|k| (k.wall_ns - rst.ts_ns).abs() <= MATCH_WINDOW_NS)
-        .min_by_key(|k| (k.wall_ns - rst.ts_ns).abs())
+        .filter(|k| k.wall_ns.abs_diff(rst.ts_ns) <= MATCH_WINDOW_NS.unsigned_abs())
+        .min_by_key(|k| k.wall_ns.abs_diff(rst.ts_ns))
     else {
         return;
     };
@@ -176,8 +176,10 @@ fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame:
     d.cause = cause;
     d.sender_kind = SenderKind::Endpoint;
     for r in d.resets.iter_mut().filter(|r| r.frame == frame) {
-        r.genuine = true;
-        r.sender_kind = SenderKind::Endpoint;
+        r.genuine = Some(true);
+        r.sender_kind = Some(SenderKind::Endpoint);
+        r.note =
+            format!("this machine's kernel sent it (reason {reason}): it ended the connection");
     }
     d.actor = match cause {
         Cause::UnreadDataClose | Cause::AbortiveClose => Actor::Application,

@@ -100,9 +100,10 @@ pub struct RstVerdict {
     pub time: String,
     /// The side whose address it carries.
     pub from: Dir,
-    pub sender_kind: SenderKind,
-    /// Sent by the endpoint whose address it carries.
-    pub genuine: bool,
+    /// `None` for a row that stands for RSTs not judged one by one (an injector's spray).
+    pub sender_kind: Option<SenderKind>,
+    /// Sent by the endpoint whose address it carries (`None`: not judged).
+    pub genuine: Option<bool>,
     pub effect: RstEffect,
     pub note: String,
 }
@@ -203,7 +204,11 @@ pub fn incidents(conns: &[Connection], diagnoses: &[Option<Diagnosis>]) -> Vec<I
         .map(|c| c.first_ts_ns)
         .min()
         .zip(conns.iter().map(|c| c.last_ts_ns).max());
-    incident::find(conns, diagnoses, span.map_or(0, |(a, b)| b - a))
+    incident::find(
+        conns,
+        diagnoses,
+        span.map_or(0, |(a, b)| b.saturating_sub(a)),
+    )
 }
 
 /// Diagnoses every connection with what the whole capture says (each host's TTL habit), finds
@@ -230,23 +235,27 @@ pub fn diagnose_all(
         .iter()
         .map(|c| verdict::decide(c, records(c), host_of(c), None))
         .collect();
-    let found = incidents(conns, &diagnoses);
+    let mut found = incidents(conns, &diagnoses);
+    // Connections by id: the ids need not be positions (a caller may pass a subset).
+    let index: HashMap<u32, usize> = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     for (i, inc) in found.iter().enumerate() {
         let burst = BurstFacts {
             connections: inc.connections.len(),
             window_s: inc.window_ms / 1e3,
             idle_ages_differ: incident::idle_ages_differ(inc),
         };
-        for &id in &inc.connections {
-            let Some(c) = conns.get(id as usize) else {
+        for id in &inc.connections {
+            let Some(&at) = index.get(id) else {
                 continue;
             };
+            let c = &conns[at];
             if let Some(mut d) = verdict::decide(c, records(c), host_of(c), Some(burst)) {
                 d.incident = Some(i);
-                diagnoses[id as usize] = Some(d);
+                diagnoses[at] = Some(d);
             }
         }
     }
+    incident::recount(&mut found, conns, &diagnoses);
     (diagnoses, found)
 }
 
@@ -326,12 +335,12 @@ pub fn cross_check(
         for r in d.resets.iter_mut().filter(|r| r.frame == w.frame) {
             match w.verdict {
                 Witness::NeverSent => {
-                    r.genuine = false;
-                    r.sender_kind = SenderKind::Middlebox;
+                    r.genuine = Some(false);
+                    r.sender_kind = Some(SenderKind::Middlebox);
                 }
                 Witness::SentBySender => {
-                    r.genuine = true;
-                    r.sender_kind = SenderKind::Endpoint;
+                    r.genuine = Some(true);
+                    r.sender_kind = Some(SenderKind::Endpoint);
                 }
                 _ => {}
             }

@@ -245,7 +245,7 @@ fn request_age_s(packets: &[PacketRecord], end: usize, sender: Dir) -> Option<f6
     let first = packets[since..end]
         .iter()
         .find(|p| p.dir != sender && p.payload_len > 0)?;
-    Some(secs(end_ts - first.ts_ns))
+    Some(secs(end_ts.saturating_sub(first.ts_ns)))
 }
 
 /// The start of the sender's last burst before `end` (its packets, a last response and a
@@ -259,7 +259,8 @@ fn burst_start(packets: &[PacketRecord], end: usize, sender: Dir) -> usize {
         let p = &packets[b - 1];
         let peer_spoke =
             p.dir != sender && (p.payload_len > 0 || p.flags & (flags::SYN | flags::FIN) != 0);
-        if end_ts - p.ts_ns >= 100_000_000 || peer_spoke || p.flags & flags::RST != 0 {
+        if end_ts.saturating_sub(p.ts_ns) >= 100_000_000 || peer_spoke || p.flags & flags::RST != 0
+        {
             break;
         }
         b -= 1;
@@ -285,10 +286,31 @@ fn closed_on_request_timer(c: &Ctx) -> Option<(f64, f64, PacketRecord)> {
     let silence = b
         .checked_sub(1)
         .and_then(|i| c.packets.get(i))
-        .map_or(0.0, |p| secs(first.ts_ns - p.ts_ns));
-    (age >= secs(IDLE_NS)).then_some((age, silence, *first))
+        .map_or(0.0, |p| secs(first.ts_ns.saturating_sub(p.ts_ns)));
+    let idle = secs(IDLE_NS);
+    // A request still trickling in (its pieces spread over a second or more) that the server
+    // closed on; or a server that went silent and then closed without a word. A request that
+    // arrived at once and got a response, however slow, was answered, not timed out.
+    let trickled = request_spread_s(c.packets, b, c.sender()) >= idle;
+    let closed_mute = first.payload_len == 0 && silence >= idle;
+    (age >= idle && (trickled || closed_mute)).then_some((age, silence, *first))
 }
 
+/// From the first to the last piece of the other side's unanswered request before `end`.
+fn request_spread_s(packets: &[PacketRecord], end: usize, sender: Dir) -> f64 {
+    let since = packets[..end]
+        .iter()
+        .rposition(|p| p.dir == sender && p.payload_len > 0)
+        .map_or(0, |i| i + 1);
+    let mut pieces = packets[since..end]
+        .iter()
+        .filter(|p| p.dir != sender && p.payload_len > 0);
+    let Some(first) = pieces.next() else {
+        return 0.0;
+    };
+    let last = pieces.next_back().unwrap_or(first);
+    secs(last.ts_ns.saturating_sub(first.ts_ns))
+}
 // ---- middlebox-reset and firewall-state-expiry (REJECT) ----
 // Signature: the RST's TTL differs from every other packet of the side it claims to come from,
 // or that side keeps sending after it, or it is a blind guess (unsolicited and out of window),
@@ -315,7 +337,7 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
     let s = &c.s;
     let sd = c.sd();
     let ttl_off = s.ttl_mismatch(c.rst);
-    let talked_after = !s.sender_after_rst.is_empty();
+    let talked_after = s.sender_after_rst > 0;
     // An unsolicited RST the receiver must ignore (RFC 5961 3.2) is a blind guess: live
     // sockets send their own SND.NXT and reply RSTs copy the trigger's ACK, both acceptable.
     let blind = c.rst.in_window == Some(false)
@@ -329,7 +351,9 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
         .resets
         .iter()
         .filter(|r| {
-            r.from == c.rst.from && r.ts_ns >= c.rst.ts_ns && r.ts_ns - c.rst.ts_ns <= 1_000_000_000
+            r.from == c.rst.from
+                && r.ts_ns >= c.rst.ts_ns
+                && r.ts_ns.saturating_sub(c.rst.ts_ns) <= 1_000_000_000
         })
         .collect();
     let sprayed = !s.answers_trigger
@@ -351,7 +375,7 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
         c.conn.resets.iter().find(|r| {
             r.from != c.rst.from
                 && r.ip_id == Some(id)
-                && (r.ts_ns - c.rst.ts_ns).abs() <= 1_000_000_000
+                && r.ts_ns.abs_diff(c.rst.ts_ns) <= 1_000_000_000
         })
     });
     if !ttl_off && !talked_after && !blind && !sprayed && !ip_id_foreign && mirrored.is_none() {
@@ -395,17 +419,17 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
         miss *= 0.4;
         let usual = s.sender_ttl.unwrap_or(0);
         let (rst_hops, usual_hops) = (hops(c.rst.ttl), hops(usual));
-        if initial_ttl(c.rst.ttl) == initial_ttl(usual) && rst_hops > usual_hops {
+        if rst_hops > usual_hops {
             // A device on the path is at most as far as the end it impersonates: a lower TTL
             // than that end's means another initial TTL, not a longer path.
             out.distance_unknown = true;
             out.evidence.push(ev(
                 c.rst.frame,
                 format!(
-                    "TTL {} where the {sd}'s {} all have TTL {usual}: had it started at {} like the {sd}'s, its sender would be {} beyond the {sd}, which a device on the path cannot be; it started from another initial TTL, so its distance is unknown",
+                    "TTL {}, which none of the {sd}'s {} has (they have {usual}): read with its own initial TTL ({}) it would put its sender {} beyond the {sd}, which a device on the path cannot be; it started from another initial TTL than that, so its distance is unknown",
                     c.rst.ttl,
                     plural(s.sender_ttl_samples as u64, "other packet"),
-                    initial_ttl(usual),
+                    initial_ttl(c.rst.ttl),
                     plural(rst_hops - usual_hops, "hop"),
                 ),
             ));
@@ -413,7 +437,7 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
             out.evidence.push(ev(
                 c.rst.frame,
                 format!(
-                    "TTL {} where the {sd}'s {} all have TTL {usual}: its sender is {}, the {sd} {}",
+                    "TTL {}, which none of the {sd}'s {} has (they have {usual}): its sender is {}, the {sd} {}",
                     c.rst.ttl,
                     plural(s.sender_ttl_samples as u64, "other packet"),
                     super::words::distance(rst_hops),
@@ -425,19 +449,16 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
             "the RST's TTL ({}) differs from the {sd}'s ({usual})",
             c.rst.ttl
         ));
-        out.phrases.push(format!(
-            "its TTL {} is not the {sd}'s {usual}",
-            c.rst.ttl
-        ));
+        out.phrases
+            .push(format!("its TTL {} is not the {sd}'s {usual}", c.rst.ttl));
     }
-    if talked_after {
+    if let Some(first) = s.sender_after_rst_first {
         miss *= 0.4;
-        let first = s.sender_after_rst[0];
         out.evidence.push(ev(
             first.frame,
             format!(
                 "the {sd} kept sending after the RST ({}): it never reset the connection",
-                plural(s.sender_after_rst.len() as u64, "packet")
+                plural(s.sender_after_rst as u64, "packet")
             ),
         ));
         out.reasons
@@ -454,7 +475,7 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
                 "a RST in the {od}'s name (frame {}) carries the same IP ID ({}) within {}: one device sent both, resetting both ends",
                 other.frame,
                 other.ip_id.unwrap_or(0),
-                duration(secs((other.ts_ns - c.rst.ts_ns).abs()))
+                duration(secs(crate::time::apart_ns(other.ts_ns, c.rst.ts_ns)))
             ),
         ));
         out.reasons
@@ -492,7 +513,7 @@ fn forged(c: &Ctx) -> Option<Hypothesis> {
     // policy's, not lost state's.
     let expiry = s.answers_trigger
         && s.idle_before_ns >= IDLE_NS
-        && s.idle_before_ns * 2 > s.longest_earlier_silence_ns * 3;
+        && s.idle_before_ns.saturating_mul(2) > s.longest_earlier_silence_ns.saturating_mul(3);
     let mut h = if expiry {
         let idle = secs(s.idle_before_ns);
         let t = s.trigger.map_or(0, |t| u64::from(t.frame));
@@ -517,7 +538,15 @@ fn forged(c: &Ctx) -> Option<Hypothesis> {
         .apart(format!(
             "a capture at the {sd} at the same time: the {pd}'s packet never reached it, and the {sd} never sent the RST"
         ));
-        h.known_timeout = timeouts::describe(idle, Waits::StateForgotten);
+        h.known_timeout = timeouts::describe(
+            idle,
+            timeouts::Fit {
+                waits: Waits::StateForgotten,
+                by_server: false,
+                shown: timeouts::Closes::Rst,
+            },
+            "of silence",
+        );
         h
     } else {
         Hypothesis::new(
@@ -609,9 +638,9 @@ fn refused(c: &Ctx) -> Option<Hypothesis> {
         .ev(
             c.rst.frame,
             format!(
-                "TTL {}: {} hops closer than the {sd}, whose other packets have TTL {t}: a firewall in front of it",
+                "TTL {}: {} closer than the {sd}, whose other packets have TTL {t}: a firewall in front of it",
                 c.rst.ttl,
-                c.rst.ttl - t
+                plural(c.rst.ttl - t, "hop")
             ),
         )
     } else {
@@ -638,13 +667,20 @@ fn refused(c: &Ctx) -> Option<Hypothesis> {
             h.sender_doubt = Some(format!("or a firewall in front of it: {why}"));
             h.doubt_reason = Some(why);
             h.story = Story::Refused { port, doubt: true };
-        } else if let Some((t, n)) = baseline {
+        } else if let Some((t, n)) = baseline.filter(|(t, _)| *t == c.rst.ttl) {
             h = h.reason(format!(
-                "its TTL ({}) is that of the {sd}'s {} elsewhere in the capture",
-                c.rst.ttl,
+                "its TTL ({t}) is that of the {sd}'s {} elsewhere in the capture",
                 plural(n as u64, "packet")
             ));
-            let _ = t;
+        } else if let Some((t, _)) = baseline {
+            // Farther than the server, or from another initial TTL: not the server's habit.
+            let why = format!(
+                "its TTL ({}) is not that of the {sd}'s other packets ({t}), so another device may have sent it",
+                c.rst.ttl
+            );
+            h.sender_doubt = Some(format!("or a firewall in front of it: {why}"));
+            h.doubt_reason = Some(why);
+            h.story = Story::Refused { port, doubt: true };
         } else {
             h = h.reason("no router between the capture point and the RST's sender");
         }
@@ -689,10 +725,10 @@ fn probe_abort(c: &Ctx) -> Option<Hypothesis> {
         .iter()
         .find(|p| u64::from(p.frame) == synack)
         .map(|p| p.ts_ns)?;
-    if c.rst.ts_ns - synack_ts > PROBE_NS {
+    if c.rst.ts_ns.saturating_sub(synack_ts) > PROBE_NS {
         return None;
     }
-    let after = secs(c.rst.ts_ns - synack_ts);
+    let after = secs(c.rst.ts_ns.saturating_sub(synack_ts));
     let half_open = h.ack_frame.is_none();
     let mut out = Hypothesis::new(
         Cause::ProbeAbort,
@@ -737,7 +773,7 @@ fn write_after_close(c: &Ctx) -> Option<Hypothesis> {
     let fin = c.s.sender_fin?;
     let data = c.s.data_after_sender_fin?;
     let (sd, pd) = (c.sd(), c.pd());
-    let gap = secs(data.ts_ns - fin.ts_ns);
+    let gap = secs(data.ts_ns.saturating_sub(fin.ts_ns));
     // A server that closed on a request it was still waiting for gave up on a timer: the late
     // write is how the RST came, the timer is why (judged by `idle_timeout`).
     let on_timer = closed_on_request_timer(c).is_some();
@@ -755,9 +791,19 @@ fn write_after_close(c: &Ctx) -> Option<Hypothesis> {
         .iter()
         .position(|p| p.frame == fin.frame)
         .and_then(|i| i.checked_sub(1))
-        .map(|i| secs(fin.ts_ns - c.packets[i].ts_ns))
+        .map(|i| secs(fin.ts_ns.saturating_sub(c.packets[i].ts_ns)))
         .filter(|&i| i >= secs(IDLE_NS));
-    let closed_idle = fin_idle.and_then(|i| timeouts::describe(i, Waits::NextRequest));
+    let closed_idle = fin_idle.and_then(|i| {
+        timeouts::describe(
+            i,
+            timeouts::Fit {
+                waits: Waits::NextRequest,
+                by_server: c.sender() == Dir::Server,
+                shown: timeouts::Closes::Fin,
+            },
+            "idle before the FIN",
+        )
+    });
     let mut h = Hypothesis::new(
         Cause::WriteAfterClose,
         SenderKind::Endpoint,
@@ -891,7 +937,7 @@ fn no_socket(c: &Ctx) -> Option<Hypothesis> {
             trigger.frame,
             match idle {
                 Some(i) => format!(
-                    "the {pd} sent this after {} of silence, during which the {sd} lost the connection",
+                    "the {pd} sent this after {} of silence, during which the {sd} lost the connection (or a NAT on the path forgot it)",
                     duration(i)
                 ),
                 None => format!("the {pd}'s packet"),
@@ -901,7 +947,7 @@ fn no_socket(c: &Ctx) -> Option<Hypothesis> {
             c.rst.frame,
             format!(
                 "answered {} later by a kernel reply RST: {}",
-                duration(secs(c.rst.ts_ns - trigger.ts_ns)),
+                duration(secs(c.rst.ts_ns.saturating_sub(trigger.ts_ns))),
                 super::words::list(&how, "and")
             ),
         )
@@ -947,10 +993,18 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
     let (sd, pd) = (c.sd(), c.pd());
     // A zero window that lasted until the RST: the silence is the stall, probes or not.
     let (waits, idle_ns, since) = if let Some(z) = s.peer_zero_window_since {
-        (Waits::PeerReading, c.rst.ts_ns - z.ts_ns, Some(z.frame))
+        (
+            Waits::PeerReading,
+            c.rst.ts_ns.saturating_sub(z.ts_ns),
+            Some(z.frame),
+        )
     } else {
+        // What it was waiting for is what was outstanding before its last burst: a last
+        // response of its own (a 408) does not answer the request it gave up on.
+        let end = burst_start(c.packets, s.rst_index, c.sender());
+        let nothing_sent = c.packets[..end].iter().all(|p| p.payload_len == 0);
         let waiting_for_request = c.sender() == Dir::Server
-            && (s.unanswered_bytes > 0 || (s.peer_bytes == 0 && s.sender_bytes == 0));
+            && (request_age_s(c.packets, end, c.sender()).is_some() || nothing_sent);
         let waits = if waiting_for_request {
             Waits::Request
         } else {
@@ -970,15 +1024,25 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
             request_age_s(c.packets, end, c.sender())
         })
         .flatten();
+    // The RST ended it (after a FIN or not): only timers that can end with a RST fit.
+    let fit = timeouts::Fit {
+        waits,
+        by_server: c.sender() == Dir::Server,
+        shown: timeouts::Closes::Rst,
+    };
+    let measured = match waits {
+        Waits::PeerReading => "at a zero window",
+        Waits::Request => "of silence",
+        _ => "idle",
+    };
     let (found, named) = {
-        let by_idle = timeouts::matching(idle, waits);
+        let by_idle = timeouts::matching(idle, fit);
         match age {
-            Some(a) if by_idle.is_empty() && !timeouts::matching(a, waits).is_empty() => (
-                timeouts::matching(a, waits),
-                timeouts::describe(a, waits)
-                    .map(|d| format!("{d} (counted from the start of the request)")),
+            Some(a) if by_idle.is_empty() && !timeouts::matching(a, fit).is_empty() => (
+                timeouts::matching(a, fit),
+                timeouts::describe(a, fit, "from the start of the request"),
             ),
-            _ => (by_idle, timeouts::describe(idle, waits)),
+            _ => (by_idle, timeouts::describe(idle, fit, measured)),
         }
     };
     let timer = timer_words(&found);
@@ -1019,7 +1083,7 @@ fn idle_timeout(c: &Ctx) -> Option<Hypothesis> {
             weight = weight.max(0.7);
         }
         Waits::Request => {
-            h = h.reason(if s.unanswered_bytes > 0 {
+            h = h.reason(if age.is_some() {
                 format!(
                     "{} of silence after the {pd} began a request the {sd} never answered",
                     duration(idle)
@@ -1113,8 +1177,13 @@ fn request_timer_then_late_write(
     data: PacketRecord,
 ) -> Hypothesis {
     let (sd, pd) = (c.sd(), c.pd());
-    let by_age = timeouts::matching(age, Waits::Request);
-    let by_silence = timeouts::matching(silence, Waits::Request);
+    let fit = timeouts::Fit {
+        waits: Waits::Request,
+        by_server: true,
+        shown: timeouts::Closes::Fin,
+    };
+    let by_age = timeouts::matching(age, fit);
+    let by_silence = timeouts::matching(silence, fit);
     let (found, length) = if by_age.is_empty() && !by_silence.is_empty() {
         (by_silence, silence)
     } else {
@@ -1161,7 +1230,12 @@ fn request_timer_then_late_write(
             duration(age)
         ));
     if let Some(t) = timer {
-        h.known_timeout = Some(format!("request {}: {t}", duration(length)));
+        let measured = if (length - age).abs() < f64::EPSILON {
+            "from the start of the request"
+        } else {
+            "of silence"
+        };
+        h.known_timeout = Some(format!("{length:.1} s {measured}: {t}"));
     } else {
         h = h.settle(format!(
             "the request timeouts configured on the {sd} (HAProxy `timeout http-request`, nginx client_header_timeout, Node headersTimeout)"
@@ -1208,15 +1282,25 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
             .rev()
             .find(|p| p.dir == c.peer() && p.payload_len > 0)
             .map_or(c.rst.frame, |p| u64::from(p.frame));
-        new(0.9, UnreadSign::AckedAtClose)
+        // Decisive when data was still streaming in or piling up unread; alone it also fits an
+        // application that read the data and aborted before its delayed ACK went out.
+        let backed = s.in_flight_after.is_some() || window_fell(s).is_some() || {
+            c.packets[..s.rst_index]
+                .iter()
+                .rev()
+                .take_while(|p| c.rst.ts_ns.saturating_sub(p.ts_ns) < 100_000_000)
+                .any(|p| p.dir == c.peer() && p.payload_len > 0)
+        };
+        new(if backed { 0.9 } else { 0.75 }, UnreadSign::AckedAtClose)
             .reason(format!(
                 "the RST acknowledges data the {sd} had not acknowledged before"
             ))
             .ev(last_data, format!("data from the {pd} still arriving"))
             .ev(
                 c.rst.frame,
-                format!("the {sd} reset instead of closing: the data was never read"),
+                format!("the {sd} reset instead of closing, as that data arrived"),
             )
+            .settle(settle.clone())
     } else if let Some((frame, bytes)) = s.in_flight_after {
         new(
             0.8,
@@ -1259,7 +1343,7 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
             format!(
                 "the {sd} advertises a window of {}, down from {}: what the {pd} sent is piling up unread",
                 plural(last, "byte"),
-                s.sender_window_peak
+                plural(s.sender_window_peak, "byte")
             ),
         )
         .ev(c.rst.frame, format!("the {sd} resets instead of closing"))
@@ -1269,7 +1353,7 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
         && s.peer_message_bytes > s.answer_bytes
     {
         new(
-            0.6,
+            0.5,
             UnreadSign::ShortAnswer {
                 message: s.peer_message_bytes,
                 answer: s.answer_bytes,
@@ -1292,8 +1376,9 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
         .settle(settle.clone())
     } else if let Some((first, last)) = s.unanswered_frames.filter(|_| c.sender() == Dir::Server) {
         let frames: Vec<u64> = [first, last].into_iter().map(u64::from).collect();
+        // After a long silence a server's timer explains an unanswered request as well.
         new(
-            0.6,
+            if c.idle_s().is_some() { 0.5 } else { 0.6 },
             UnreadSign::NeverAnswered {
                 bytes: s.unanswered_bytes,
                 frames: frames.clone(),
@@ -1306,7 +1391,7 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
         .ev(
             first,
             format!(
-                "the {pd} sends {} ({}) that the {sd} acknowledges but never answers",
+                "the {pd} sends {} ({}) that the {sd} never answers",
                 plural(s.unanswered_bytes, "byte"),
                 plural(s.unanswered_segments, "segment")
             ),
@@ -1362,7 +1447,10 @@ fn abortive_close(c: &Ctx) -> Option<Hypothesis> {
     // A client that resets an idle connection aborts it more often than it times it out
     // (client pools close idle connections with a FIN); a server's silence then RST is its
     // timer more often than not.
+    let exchanged = s.sender_bytes + s.peer_bytes > 0 || c.conn.handshake.synack_frame.is_some();
     let weight = match (pending, idle, c.sender()) {
+        // Nothing seen before it (the capture began there, or holds no records): no case.
+        (false, None, _) if !exchanged => 0.3,
         (false, None, _) => 0.55,
         (false, Some(_), Dir::Client) => 0.45,
         (true, _, _) | (false, Some(_), Dir::Server) => 0.3,
@@ -1382,10 +1470,10 @@ fn abortive_close(c: &Ctx) -> Option<Hypothesis> {
         "the {sd}'s kernel reason (TCP_STATE for an abort, tracepoint tcp:tcp_send_reset) or SO_LINGER in its code"
     ));
     if !pending {
-        h = h.reason("no data left unread on the wire").ev(
+        h = h.reason("nothing unread shows on the wire").ev(
             c.rst.frame,
             if s.answer_bytes > 0 || s.peer_message_bytes > 0 {
-                format!("the {sd} reset right after the exchange, with nothing left unread")
+                format!("the {sd} reset right after the exchange, with nothing unread showing on the wire")
             } else {
                 format!("the {sd} reset the connection on its own")
             },

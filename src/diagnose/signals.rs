@@ -16,6 +16,8 @@ use crate::flow::{Connection, Dir, PacketRecord, Reset, analysis};
 
 /// A RST is taken as the answer to a packet that arrived at most this long before it.
 const ANSWER_WINDOW_NS: i64 = 1_000_000_000;
+/// Packets off their side's TTL habit kept one by one.
+const FOREIGN_KEPT: usize = 4;
 /// The sender's packets this close before its RST are one act with it (a 408, a FIN, the RST).
 const BURST_NS: i64 = 100_000_000;
 
@@ -50,9 +52,10 @@ pub struct Signals {
     pub data_after_sender_fin: Option<PacketRecord>,
     /// Keep-alive probes from the claimed sender, unanswered, right before the RST.
     pub unanswered_keepalives: Vec<u32>,
-    /// Non-RST packets from the claimed sender after the RST with its usual TTL: the real
-    /// sender kept talking.
-    pub sender_after_rst: Vec<PacketRecord>,
+    /// Non-RST packets from the claimed sender after the RST with its usual TTL (the real
+    /// sender kept talking): how many, and the first.
+    pub sender_after_rst: usize,
+    pub sender_after_rst_first: Option<PacketRecord>,
     /// The RST acknowledges data its sender had not acknowledged before: data arrived, unread,
     /// as it closed.
     pub acks_new_data: bool,
@@ -63,8 +66,11 @@ pub struct Signals {
     pub answer_bytes: u64,
     /// Payload bytes in the whole connection, each way.
     pub payload_total: u64,
-    /// Packets from either side that break their side's TTL (frame, side, ttl, usual ttl).
+    /// Packets from either side that break their side's TTL (frame, side, ttl, usual ttl):
+    /// the first few, how many more, and the last of those.
     pub foreign_ttl_packets: Vec<(u32, Dir, u8, u8)>,
+    pub foreign_ttl_more: usize,
+    pub foreign_ttl_last: Option<(u32, Dir, u8, u8)>,
     /// Payload bytes each way before the RST.
     pub sender_bytes: u64,
     pub peer_bytes: u64,
@@ -122,7 +128,10 @@ pub fn compute(conn: &Connection, packets: &[PacketRecord], rst: &Reset) -> Sign
     let mut s = Signals::default();
     let from = rst.from;
     let rst_frame = u32::try_from(rst.frame).unwrap_or(u32::MAX);
-    let Some(ri) = packets.iter().position(|p| p.frame == rst_frame) else {
+    // By frame, time and sequence number: frame numbers saturate at u32::MAX in the records.
+    let Some(ri) = packets.iter().position(|p| {
+        p.frame == rst_frame && p.ts_ns == rst.ts_ns && p.seq == rst.seq && is_rst(p)
+    }) else {
         return s;
     };
     s.rst_index = ri;
@@ -189,15 +198,15 @@ fn exchange(s: &mut Signals, conn: &Connection, packets: &[PacketRecord], ri: us
     let streaming = before
         .iter()
         .rev()
-        .take_while(|p| r.ts_ns - p.ts_ns < BURST_NS)
+        .take_while(|p| r.ts_ns.saturating_sub(p.ts_ns) < BURST_NS)
         .any(|p| p.dir != from && p.payload_len > 0);
     if r.flags & flags::ACK != 0 && streaming {
         let late: Vec<&PacketRecord> = packets[ri + 1..]
             .iter()
+            .take_while(|p| p.ts_ns.saturating_sub(r.ts_ns) <= ANSWER_WINDOW_NS)
             .filter(|p| {
                 p.dir != from
                     && p.payload_len > 0
-                    && p.ts_ns - r.ts_ns <= ANSWER_WINDOW_NS
                     && crate::flow::seq::Seq(p.seq) >= crate::flow::seq::Seq(r.ack)
             })
             .collect();
@@ -262,15 +271,25 @@ fn fingerprints(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir)
                     .iter()
                     .filter(|p| p.dir == d && !is_rst(p) && p.ttl.abs_diff(usual) >= 2)
                 {
-                    s.foreign_ttl_packets.push((p.frame, d, p.ttl, usual));
+                    // The first few and the last say what there is to say.
+                    if s.foreign_ttl_packets.len() < FOREIGN_KEPT {
+                        s.foreign_ttl_packets.push((p.frame, d, p.ttl, usual));
+                    } else {
+                        s.foreign_ttl_more += 1;
+                        s.foreign_ttl_last = Some((p.frame, d, p.ttl, usual));
+                    }
                 }
             }
         }
     }
+    // The last non-zero one: Linux sends some packets (its control socket's) with IP ID 0,
+    // outside the socket's sequence.
     s.sender_prev_ip_id = packets[..ri]
         .iter()
         .rev()
-        .find(|p| p.dir == from && !is_rst(p) && p.analysis & analysis::NO_IP_ID == 0)
+        .find(|p| {
+            p.dir == from && !is_rst(p) && p.analysis & analysis::NO_IP_ID == 0 && p.ip_id != 0
+        })
         .map(|p| p.ip_id);
     let ids: Vec<u16> = packets[..ri]
         .iter()
@@ -296,7 +315,7 @@ fn trigger(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
         .map_or(0, |i| i + 1);
     let answered = packets[since..ri]
         .iter()
-        .filter(|t| t.dir != from && r.ts_ns - t.ts_ns <= ANSWER_WINDOW_NS)
+        .filter(|t| t.dir != from && r.ts_ns.saturating_sub(t.ts_ns) <= ANSWER_WINDOW_NS)
         .find(|t| {
             let by_seq = r.flags & flags::ACK == 0 && t.flags & flags::ACK != 0 && r.seq == t.ack;
             let by_ack = r.flags & flags::ACK != 0
@@ -332,7 +351,7 @@ fn closing(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
         let p = packets[b - 1];
         let peer_spoke =
             p.dir != from && (p.payload_len > 0 || p.flags & (flags::SYN | flags::FIN) != 0);
-        if r.ts_ns - p.ts_ns >= BURST_NS || peer_spoke || is_rst(&p) {
+        if r.ts_ns.saturating_sub(p.ts_ns) >= BURST_NS || peer_spoke || is_rst(&p) {
             break;
         }
         b -= 1;
@@ -361,11 +380,13 @@ fn closing(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
         start -= 1;
     }
     if start > 0 {
-        s.idle_before_ns = packets[start].ts_ns - packets[start - 1].ts_ns;
+        s.idle_before_ns = packets[start]
+            .ts_ns
+            .saturating_sub(packets[start - 1].ts_ns);
         s.idle_ended_by = Some(packets[start].frame);
         s.longest_earlier_silence_ns = packets[..start]
             .windows(2)
-            .map(|w| w[1].ts_ns - w[0].ts_ns)
+            .map(|w| w[1].ts_ns.saturating_sub(w[0].ts_ns))
             .max()
             .unwrap_or(0);
     }
@@ -383,11 +404,11 @@ fn closing(s: &mut Signals, packets: &[PacketRecord], ri: usize, from: Dir) {
     probes.reverse();
     s.unanswered_keepalives = probes;
 
-    s.sender_after_rst = packets[ri + 1..]
+    let mut after = packets[ri + 1..]
         .iter()
-        .filter(|p| p.dir == from && !is_rst(p) && s.sender_ttl.is_none_or(|t| p.ttl == t))
-        .copied()
-        .collect();
+        .filter(|p| p.dir == from && !is_rst(p) && s.sender_ttl.is_none_or(|t| p.ttl == t));
+    s.sender_after_rst_first = after.next().copied();
+    s.sender_after_rst = usize::from(s.sender_after_rst_first.is_some()) + after.count();
 }
 
 /// Data acknowledged by the RST, the other side's last message and the sender's answer.

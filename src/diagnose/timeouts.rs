@@ -22,6 +22,26 @@ pub enum Waits {
     StateForgotten,
 }
 
+/// Who keeps a timer: the server's side (nginx, Node), the client's (a connection pool), or a
+/// proxy or load balancer that is the server to its clients and the client to its backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    Server,
+    Client,
+    Proxy,
+}
+
+/// How a timer ends the connection when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closes {
+    /// A FIN (a graceful close): a RST comes only if the peer writes after it.
+    Fin,
+    /// A RST.
+    Rst,
+    /// Either, by configuration (nginx's `reset_timedout_connection`, `HAProxy`'s `nolinger`).
+    Either,
+}
+
 /// A published default timeout.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timer {
@@ -29,6 +49,8 @@ pub struct Timer {
     /// How much later than `seconds` it may fire (a timer checked periodically).
     pub late_s: f64,
     pub waits: Waits,
+    pub holder: Holder,
+    pub closes: Closes,
     /// Whose timer, and its name: "nginx's `client_header_timeout`".
     pub name: &'static str,
 }
@@ -102,130 +124,190 @@ pub const DEFAULTS: &[Timer] = &[
         seconds: 5.0,
         late_s: 1.0,
         waits: Waits::NextRequest,
+        holder: Holder::Server,
+        closes: Closes::Fin,
         name: "Node.js's server.keepAliveTimeout",
     },
     Timer {
         seconds: 50.0,
         late_s: 0.0,
         waits: Waits::Any,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "HAProxy's `timeout client` in Debian's packaged haproxy.cfg",
     },
     Timer {
         seconds: 60.0,
         late_s: 0.0,
         waits: Waits::Request,
+        holder: Holder::Server,
+        closes: Closes::Either,
         name: "nginx's client_header_timeout and client_body_timeout",
     },
     Timer {
         seconds: 60.0,
         late_s: 30.0,
         waits: Waits::Request,
+        holder: Holder::Server,
+        closes: Closes::Fin,
         name: "Node.js's server.headersTimeout",
     },
     Timer {
         seconds: 60.0,
         late_s: 0.0,
         waits: Waits::PeerReading,
+        holder: Holder::Server,
+        closes: Closes::Either,
         name: "nginx's send_timeout",
     },
     Timer {
         seconds: 60.0,
         late_s: 0.0,
         waits: Waits::Any,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "AWS Application Load Balancer's idle timeout",
     },
     Timer {
         seconds: 75.0,
         late_s: 0.0,
         waits: Waits::NextRequest,
+        holder: Holder::Server,
+        closes: Closes::Fin,
         name: "nginx's keepalive_timeout",
     },
     Timer {
         seconds: 90.0,
         late_s: 0.0,
         waits: Waits::NextRequest,
+        holder: Holder::Client,
+        closes: Closes::Fin,
         name: "Go's http.DefaultTransport IdleConnTimeout (the client's pool)",
     },
     Timer {
         seconds: 240.0,
         late_s: 0.0,
         waits: Waits::Any,
+        holder: Holder::Proxy,
+        closes: Closes::Rst,
         name: "Azure Load Balancer's idle timeout (with TCP reset on idle)",
     },
     Timer {
         seconds: 240.0,
         late_s: 0.0,
         waits: Waits::StateForgotten,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Azure Load Balancer's and NAT gateway's idle timeout",
     },
     Timer {
         seconds: 300.0,
         late_s: 30.0,
         waits: Waits::Request,
+        holder: Holder::Server,
+        closes: Closes::Fin,
         name: "Node.js's server.requestTimeout",
     },
     Timer {
         seconds: 300.0,
         late_s: 0.0,
         waits: Waits::Any,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Envoy's stream_idle_timeout",
     },
     Timer {
         seconds: 350.0,
         late_s: 0.0,
         waits: Waits::StateForgotten,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "AWS Network Load Balancer's and NAT gateway's idle timeout",
     },
     Timer {
         seconds: 610.0,
         late_s: 0.0,
         waits: Waits::NextRequest,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Google Cloud's external Application Load Balancer's HTTP keepalive timeout",
     },
     Timer {
         seconds: 1200.0,
         late_s: 0.0,
         waits: Waits::StateForgotten,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Google Cloud NAT's TCP established idle timeout",
     },
     Timer {
         seconds: 3600.0,
         late_s: 0.0,
         waits: Waits::NextRequest,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Envoy's idle_timeout",
     },
     Timer {
         seconds: 3600.0,
         late_s: 0.0,
         waits: Waits::StateForgotten,
+        holder: Holder::Proxy,
+        closes: Closes::Either,
         name: "Cisco ASA's and Palo Alto's TCP connection idle timeout",
     },
 ];
 
+/// What the capture shows about the silence a timer may explain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fit {
+    /// What the connection was waiting for.
+    pub waits: Waits,
+    /// Which side ended it: the server or the client (a state-forgetting device is neither).
+    pub by_server: bool,
+    /// How it ended when the silence ran out: a FIN, or a RST.
+    pub shown: Closes,
+}
+
 /// The published defaults within 2 % (at least 0.5 s, plus how late they may fire) of `idle_s`
-/// that wait for what the
-/// connection was waiting for (`Any` timers fit every wait but a forgotten state).
-pub fn matching(idle_s: f64, waits: Waits) -> Vec<&'static Timer> {
+/// that wait for what the connection was waiting for, are kept by the side that ended it, and
+/// end connections the way the capture shows (`Any` timers fit every wait but a forgotten
+/// state; a device that forgets state is neither side).
+pub fn matching(idle_s: f64, fit: Fit) -> Vec<&'static Timer> {
     DEFAULTS
         .iter()
         .filter(|t| {
-            let fits =
-                t.waits == waits || (t.waits == Waits::Any && waits != Waits::StateForgotten);
+            let waits = t.waits == fit.waits
+                || (t.waits == Waits::Any && fit.waits != Waits::StateForgotten);
+            let holder = fit.waits == Waits::StateForgotten
+                || match t.holder {
+                    Holder::Server => fit.by_server,
+                    Holder::Client => !fit.by_server,
+                    Holder::Proxy => true,
+                };
+            let closes = fit.waits == Waits::StateForgotten
+                || t.closes == Closes::Either
+                || t.closes == fit.shown;
             let tolerance = (t.seconds * 0.02).max(0.5);
-            fits && idle_s >= t.seconds - tolerance && idle_s <= t.seconds + t.late_s + tolerance
+            waits
+                && holder
+                && closes
+                && idle_s >= t.seconds - tolerance
+                && idle_s <= t.seconds + t.late_s + tolerance
         })
         .collect()
 }
 
-/// The matching defaults in words: "idle 75.0 s: nginx's `keepalive_timeout` (75 s by default)".
-pub fn describe(idle_s: f64, waits: Waits) -> Option<String> {
-    let found = matching(idle_s, waits);
+/// The matching defaults in words, after what was measured: "75.0 s idle: nginx's
+/// `keepalive_timeout` (75 s by default)".
+pub fn describe(idle_s: f64, fit: Fit, measured: &str) -> Option<String> {
+    let found = matching(idle_s, fit);
     if found.is_empty() {
         return None;
     }
     let names: Vec<String> = found.iter().map(|t| t.words()).collect();
     Some(format!(
-        "idle {idle_s:.1} s: {}",
+        "{idle_s:.1} s {measured}: {}",
         super::words::list(&names, "or")
     ))
 }
@@ -234,39 +316,61 @@ pub fn describe(idle_s: f64, waits: Waits) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn fit(waits: Waits, by_server: bool, shown: Closes) -> Fit {
+        Fit {
+            waits,
+            by_server,
+            shown,
+        }
+    }
+
     #[test]
-    fn a_silence_names_only_the_timers_that_wait_for_what_the_connection_waited_for() {
-        let names = |s, w| matching(s, w).iter().map(|t| t.name).collect::<Vec<_>>();
-        // 60 s waiting for a request: nginx's header/body timers, Node's headersTimeout, and
-        // the ALB's idle timer (it counts any silence); not nginx's send_timeout.
-        let n = names(60.4, Waits::Request);
+    fn a_silence_names_only_the_timers_that_fit_what_the_capture_shows() {
+        let names = |s, f| matching(s, f).iter().map(|t| t.name).collect::<Vec<_>>();
+        // A server's RST 60 s after a request began: nginx's header/body timers (with
+        // reset_timedout_connection) and the ALB's idle timer; not Node's headersTimeout,
+        // which ends with a 408 and a FIN, and not nginx's send_timeout.
+        let n = names(60.4, fit(Waits::Request, true, Closes::Rst));
         assert!(
             n.iter().any(|x| x.contains("client_header_timeout")),
             "{n:?}"
         );
-        assert!(n.iter().any(|x| x.contains("headersTimeout")), "{n:?}");
         assert!(
             n.iter().any(|x| x.contains("Application Load Balancer")),
             "{n:?}"
         );
+        assert!(!n.iter().any(|x| x.contains("headersTimeout")), "{n:?}");
         assert!(!n.iter().any(|x| x.contains("send_timeout")), "{n:?}");
-        // Node's headersTimeout is checked every 30 s: 85 s still fits it, nothing else.
+        // Closed with a FIN 85 s after the request began: Node checks headersTimeout every
+        // 30 s, so 85 s still fits it.
         assert_eq!(
-            names(85.0, Waits::Request),
+            names(85.0, fit(Waits::Request, true, Closes::Fin)),
             vec!["Node.js's server.headersTimeout"]
         );
-        // 75 s on an idle keep-alive connection: nginx's keepalive_timeout.
+        // nginx's keepalive_timeout closes with a FIN: it explains a FIN after 75 s idle, never
+        // a bare RST, and never a client's.
         assert_eq!(
-            names(75.2, Waits::NextRequest),
+            names(75.2, fit(Waits::NextRequest, true, Closes::Fin)),
             vec!["nginx's keepalive_timeout"]
         );
-        // 350 s: the NLB and NAT gateway forget the flow; nothing resets at 350 s by itself.
-        assert!(names(350.4, Waits::NextRequest).is_empty());
-        assert_eq!(names(350.4, Waits::StateForgotten).len(), 1);
-        assert!(names(42.0, Waits::Any).is_empty());
+        assert!(names(75.2, fit(Waits::NextRequest, true, Closes::Rst)).is_empty());
+        assert!(names(75.2, fit(Waits::NextRequest, false, Closes::Fin)).is_empty());
+        // Go's pool is the client's: a server closing after 90 s is not it.
+        assert!(names(90.0, fit(Waits::NextRequest, true, Closes::Fin)).is_empty());
         assert_eq!(
-            describe(75.2, Waits::NextRequest).unwrap(),
-            "idle 75.2 s: nginx's keepalive_timeout (75 s by default)"
+            names(90.0, fit(Waits::NextRequest, false, Closes::Fin)).len(),
+            1
+        );
+        // 350 s: the NLB and NAT gateway forget the flow; nothing resets at 350 s by itself.
+        assert!(names(350.4, fit(Waits::NextRequest, true, Closes::Rst)).is_empty());
+        assert_eq!(
+            names(350.4, fit(Waits::StateForgotten, true, Closes::Rst)).len(),
+            1
+        );
+        assert!(names(42.0, fit(Waits::Any, true, Closes::Rst)).is_empty());
+        assert_eq!(
+            describe(75.2, fit(Waits::NextRequest, true, Closes::Fin), "idle").unwrap(),
+            "75.2 s idle: nginx's keepalive_timeout (75 s by default)"
         );
     }
 }

@@ -16,12 +16,13 @@ use super::words::{self, Story, plural, side};
 use super::{
     Actor, Alternative, Cause, Confidence, Diagnosis, Evidence, RstEffect, RstVerdict, SenderKind,
 };
-use crate::flow::{Connection, Dir, PacketRecord, Termination, analysis};
+use crate::flow::{Connection, Dir, PacketRecord, Reset, Termination, analysis};
 use crate::time::{rfc3339, secs};
 
-/// At most this many RSTs of one connection are judged one by one (an injector's spray can
-/// hold thousands); the rest are counted.
-const JUDGED_RSTS: usize = 64;
+/// At most this many RSTs of one connection are judged one by one, around the deciding one (an
+/// injector's spray can hold thousands, and each judgement reads the connection's packets); the
+/// rest are counted.
+const JUDGED_RSTS: usize = 16;
 
 /// A hypothesis below this weight is not worth listing as an alternative.
 const ALTERNATIVE_MIN: f32 = 0.2;
@@ -36,33 +37,35 @@ fn confidence(winner: f32, runner_up: f32) -> Confidence {
     }
 }
 
-/// What one RST is: forged or genuine, and whether its receiver ignored it.
-struct Judged {
-    forgery: Option<rules::ForgerySigns>,
-    ignored: bool,
+/// Whether each RST's receiver ignored it: outside its window (RFC 5961 3.2), or in it but
+/// not exactly at RCV.NXT (Linux answers those with a challenge ACK, RFC 5961 3.2 too), while
+/// the connection went on: the receiver sent more than a round trip after it. (The window is
+/// judged from what the receiver had acknowledged, which lags behind what it received: a RST
+/// outside that window alone does not show it was ignored.) One pass over the packets and one
+/// over the RSTs, however many there are.
+fn ignored(conn: &Connection, packets: &[PacketRecord]) -> Vec<bool> {
+    let mut last = [i64::MIN; 2];
+    for p in packets
+        .iter()
+        .filter(|p| p.flags & crate::decode::flags::RST == 0)
+    {
+        let l = &mut last[p.dir.index()];
+        *l = (*l).max(p.ts_ns);
+    }
+    let rtt = conn.handshake.rtt_ns.unwrap_or(0).max(0);
+    conn.resets
+        .iter()
+        .map(|r| {
+            let refused = r.in_window == Some(false) || r.exact == Some(false);
+            refused && last[r.from.reverse().index()] > r.ts_ns.saturating_add(rtt)
+        })
+        .collect()
 }
 
-impl Judged {
-    fn forged(&self) -> bool {
-        self.forgery.as_ref().is_some_and(|f| f.weight >= 0.5)
-    }
-}
-
-fn judge(conn: &Connection, packets: &[PacketRecord], host: HostFacts, i: usize) -> Judged {
-    let r = &conn.resets[i];
-    let ctx = Ctx::new(conn, packets, r, host, None);
-    // An out-of-window RST is ignored by its receiver (RFC 5961 3.2) when the connection went
-    // on after it: the receiver kept talking. (The window is judged from what the receiver had
-    // acknowledged, which lags behind what it received: an out-of-window verdict alone does
-    // not show the RST was ignored.)
-    let receiver_went_on = packets.iter().any(|p| {
-        p.dir != r.from && u64::from(p.frame) > r.frame && p.flags & crate::decode::flags::RST == 0
-    });
-    let ignored = r.in_window == Some(false) && receiver_went_on;
-    Judged {
-        forgery: rules::forgery_signs(&ctx),
-        ignored,
-    }
+/// The RSTs judged one by one: up to [`JUDGED_RSTS`] around the deciding one.
+fn judged_range(total: usize, lead: usize) -> std::ops::Range<usize> {
+    let start = lead.saturating_sub(JUDGED_RSTS / 4);
+    start..total.min(start + JUDGED_RSTS)
 }
 
 /// The verdict on a connection with at least one RST.
@@ -75,12 +78,18 @@ pub(super) fn decide(
     if conn.resets.is_empty() {
         return unanswered(conn, packets);
     }
-    let judged: Vec<Judged> = (0..conn.resets.len().min(JUDGED_RSTS))
-        .map(|i| judge(conn, packets, host(conn.resets[i].from), i))
-        .collect();
     // The verdict is about the first RST that took effect; RSTs the receiver ignored before it
     // are attributed but do not decide.
-    let lead = judged.iter().position(|j| !j.ignored).unwrap_or(0);
+    let ignored = ignored(conn, packets);
+    let lead = ignored.iter().position(|i| !i).unwrap_or(0);
+    let range = judged_range(conn.resets.len(), lead);
+    let forgeries: Vec<Option<rules::ForgerySigns>> = range
+        .clone()
+        .map(|i| {
+            let r = &conn.resets[i];
+            rules::forgery_signs(&Ctx::new(conn, packets, r, host(r.from), None))
+        })
+        .collect();
     let rst = &conn.resets[lead];
     let ctx = Ctx::new(conn, packets, rst, host(rst.from), burst);
     let hyps = rules::hypotheses(&ctx);
@@ -99,35 +108,27 @@ pub(super) fn decide(
     } else {
         vec![]
     };
-    let resets = attribute(conn, &judged, lead);
+    let resets = attribute(
+        conn,
+        &Judged {
+            range: range.clone(),
+            forgeries: &forgeries,
+            ignored: &ignored,
+        },
+        lead,
+        winner.kind == SenderKind::Middlebox,
+    );
     let consequences = resets
         .iter()
         .filter(|r| r.effect != RstEffect::EndedConnection)
         .map(|r| ev(r.frame, r.note.clone()))
         .collect();
-    let forged_far = judged[lead.min(judged.len() - 1)]
-        .forgery
+    let forged_far = forgeries[lead - range.start]
         .as_ref()
         .is_some_and(|f| f.distance_unknown)
         && winner.kind == SenderKind::Middlebox;
     let s = &ctx.s;
-    let mut evidence = winner.evidence.clone();
-    for (frame, d, ttl, usual) in &s.foreign_ttl_packets {
-        if u64::from(*frame) != rst.frame {
-            evidence.push(ev(
-                *frame,
-                format!(
-                    "a packet in the {}'s name with TTL {ttl} where its others have {usual}: injected on the path",
-                    side(*d)
-                ),
-            ));
-        }
-    }
-    if let Some(text) = &rst.text {
-        evidence.push(ev(rst.frame, format!("the RST carries text: {text:?}")));
-    }
-    evidence.sort_by_key(|e| e.frame);
-    evidence.dedup();
+    let evidence = evidence(&winner, s, rst);
     let idle = (s.idle_before_ns > 0).then(|| secs(s.idle_before_ns));
     Some(Diagnosis {
         cause: winner.cause,
@@ -141,7 +142,7 @@ pub(super) fn decide(
         rst_time: Some(rfc3339(rst.ts_ns)),
         rst_ts_ns: Some(rst.ts_ns),
         trigger_frame: s.trigger.map(|t| u64::from(t.frame)),
-        trigger_delay_s: s.trigger.map(|t| secs(rst.ts_ns - t.ts_ns)),
+        trigger_delay_s: s.trigger.map(|t| secs(rst.ts_ns.saturating_sub(t.ts_ns))),
         idle_before_s: idle,
         known_timeout: winner.known_timeout.clone(),
         hops_from_capture: (!forged_far).then(|| rules::hops(rst.ttl)),
@@ -165,6 +166,48 @@ pub(super) fn decide(
         },
         kernel: None,
     })
+}
+
+/// The winner's evidence, with the packets off their side's TTL habit and the RST's text.
+fn evidence(winner: &Hypothesis, s: &super::signals::Signals, rst: &Reset) -> Vec<Evidence> {
+    let mut evidence = winner.evidence.clone();
+    // Packets off their side's TTL habit: injected, or a route that changed. A few are shown;
+    // a route change can put thousands there.
+    let foreign: Vec<_> = s
+        .foreign_ttl_packets
+        .iter()
+        .filter(|(frame, ..)| u64::from(*frame) != rst.frame)
+        .collect();
+    for (frame, d, ttl, usual) in foreign.iter().take(3) {
+        evidence.push(ev(
+            *frame,
+            format!(
+                "a packet in the {}'s name with TTL {ttl} where most of its others have {usual}: injected on the path, or its route changed",
+                side(*d)
+            ),
+        ));
+    }
+    let more = foreign.len().saturating_sub(3) + s.foreign_ttl_more;
+    if more > 0 {
+        let (frame, d, ..) = s
+            .foreign_ttl_last
+            .or_else(|| foreign.last().map(|x| **x))
+            .unwrap_or((0, rst.from, 0, 0));
+        evidence.push(ev(
+            frame,
+            format!(
+                "and {} more off the {}'s TTL habit, the last here",
+                plural(more as u64, "packet"),
+                side(d)
+            ),
+        ));
+    }
+    if let Some(text) = &rst.text {
+        evidence.push(ev(rst.frame, format!("the RST carries text: {text:?}")));
+    }
+    evidence.sort_by_key(|e| e.frame);
+    evidence.dedup();
+    evidence
 }
 
 /// The runners-up worth a reader's attention, strongest first.
@@ -202,7 +245,9 @@ fn alternative(h: &Hypothesis) -> Alternative {
     Alternative {
         cause: h.cause,
         sender_kind: h.kind,
-        why: if h.reasons.is_empty() {
+        why: if h.cause == Cause::Unknown {
+            "the verdict rests on one weak sign: something this capture does not show may be the cause".to_owned()
+        } else if h.reasons.is_empty() {
             "nothing in the capture rules it out".to_owned()
         } else {
             h.reasons.join("; ")
@@ -211,99 +256,119 @@ fn alternative(h: &Hypothesis) -> Alternative {
     }
 }
 
-/// Every RST of the connection: who sent it, and what it did.
-fn attribute(conn: &Connection, judged: &[Judged], lead: usize) -> Vec<RstVerdict> {
+/// The judged RSTs and what is known of every one.
+struct Judged<'a> {
+    range: std::ops::Range<usize>,
+    forgeries: &'a [Option<rules::ForgerySigns>],
+    ignored: &'a [bool],
+}
+
+/// Every RST of the connection: who sent it, and what it did. The deciding RST is attributed
+/// as the verdict says (`lead_forged`); the others by their own forgery signs.
+// One arm per kind of RST, each with its words: clearer side by side than split apart.
+#[allow(clippy::too_many_lines)]
+fn attribute(conn: &Connection, j: &Judged, lead: usize, lead_forged: bool) -> Vec<RstVerdict> {
     let first = &conn.resets[lead];
-    let mut out: Vec<RstVerdict> = conn
-        .resets
-        .iter()
-        .zip(judged)
-        .enumerate()
-        .map(|(i, (r, j))| {
-            let sd = side(r.from);
-            let rd = side(r.from.reverse());
-            let forged = j.forged();
-            let signs = j
-                .forgery
-                .as_ref()
-                .map(|f| words::list(&f.phrases, "and"))
-                .unwrap_or_default();
-            let (effect, note) = if i == lead {
-                (
-                    RstEffect::EndedConnection,
-                    if forged {
-                        format!("forged in the {sd}'s name ({signs}): it ended the connection")
-                    } else {
-                        format!("the {sd}'s own RST: it ended the connection")
-                    },
-                )
-            } else if i < lead {
-                (
-                    RstEffect::Ignored,
-                    if forged {
-                        format!(
-                            "forged in the {sd}'s name ({signs}), outside the {rd}'s window: the {rd} ignored it and the connection went on"
-                        )
-                    } else {
-                        format!(
-                            "in the {sd}'s name, outside the {rd}'s window: the {rd} ignored it and the connection went on"
-                        )
-                    },
-                )
-            } else if forged {
-                (
-                    RstEffect::AfterReset,
-                    format!("another RST forged in the {sd}'s name ({signs})"),
-                )
-            } else if r.from == first.from {
-                (
-                    RstEffect::AfterReset,
-                    if r.seq == first.seq {
-                        format!("the {sd} repeats its RST")
-                    } else {
-                        format!("another RST in the {sd}'s name, with another sequence number")
-                    },
-                )
-            } else {
-                (
-                    RstEffect::AfterReset,
-                    format!(
-                        "the {sd}'s kernel resets what still arrives after the connection was reset: a consequence, genuine"
-                    ),
-                )
-            };
-            RstVerdict {
-                frame: r.frame,
-                time: rfc3339(r.ts_ns),
-                from: r.from,
-                sender_kind: if forged {
-                    SenderKind::Middlebox
-                } else {
-                    SenderKind::Endpoint
-                },
-                genuine: !forged,
-                effect,
-                note,
-            }
-        })
-        .collect();
-    let unjudged = conn.resets.len().saturating_sub(judged.len());
-    if unjudged > 0
-        && let Some(last) = conn.resets.last()
-    {
+    let mut out: Vec<RstVerdict> = Vec::new();
+    let unjudged = |out: &mut Vec<RstVerdict>, from: usize, to: usize| {
+        if to <= from {
+            return;
+        }
+        let r = &conn.resets[from];
+        let ignored = j.ignored[from..to].iter().filter(|i| **i).count();
         out.push(RstVerdict {
-            frame: last.frame,
-            time: rfc3339(last.ts_ns),
-            from: last.from,
-            sender_kind: SenderKind::Endpoint,
-            genuine: true,
-            effect: RstEffect::AfterReset,
+            frame: r.frame,
+            time: rfc3339(r.ts_ns),
+            from: r.from,
+            sender_kind: None,
+            genuine: None,
+            effect: if from < lead {
+                RstEffect::Ignored
+            } else {
+                RstEffect::AfterReset
+            },
             note: format!(
-                "and {} more, not judged one by one",
-                plural(unjudged as u64, "RST")
+                "{} from here to frame {}, not judged one by one ({} ignored by their receiver)",
+                plural((to - from) as u64, "RST"),
+                conn.resets[to - 1].frame,
+                ignored
             ),
         });
+    };
+    unjudged(&mut out, 0, j.range.start);
+    for i in j.range.clone() {
+        let r = &conn.resets[i];
+        let forgery = j.forgeries[i - j.range.start].as_ref();
+        let forged = if i == lead {
+            lead_forged
+        } else {
+            forgery.is_some_and(|f| f.weight >= 0.5)
+        };
+        let sd = side(r.from);
+        let rd = side(r.from.reverse());
+        let signs = forgery
+            .map(|f| words::list(&f.phrases, "and"))
+            .filter(|p| !p.is_empty())
+            .map_or(String::new(), |p| format!(" ({p})"));
+        let (effect, note) = if i == lead {
+            (
+                RstEffect::EndedConnection,
+                if forged {
+                    format!("forged in the {sd}'s name{signs}: it ended the connection")
+                } else {
+                    format!("the {sd}'s own RST: it ended the connection")
+                },
+            )
+        } else if j.ignored[i] {
+            (
+                RstEffect::Ignored,
+                if forged {
+                    format!(
+                        "forged in the {sd}'s name{signs}, which the {rd} could not accept (not the sequence number it expected): it ignored it and the connection went on"
+                    )
+                } else {
+                    format!(
+                        "in the {sd}'s name, which the {rd} could not accept (not the sequence number it expected): it ignored it and the connection went on"
+                    )
+                },
+            )
+        } else if forged {
+            (
+                RstEffect::AfterReset,
+                format!("another RST forged in the {sd}'s name{signs}"),
+            )
+        } else if r.from == first.from {
+            (
+                RstEffect::AfterReset,
+                if r.seq == first.seq {
+                    format!("the {sd} repeats its RST")
+                } else {
+                    format!("another RST in the {sd}'s name, with another sequence number")
+                },
+            )
+        } else {
+            (
+                RstEffect::AfterReset,
+                format!(
+                    "the {sd}'s kernel resets what still arrives after the connection was reset: a consequence, genuine"
+                ),
+            )
+        };
+        out.push(RstVerdict {
+            frame: r.frame,
+            time: rfc3339(r.ts_ns),
+            from: r.from,
+            sender_kind: Some(if forged {
+                SenderKind::Middlebox
+            } else {
+                SenderKind::Endpoint
+            }),
+            genuine: Some(!forged),
+            effect,
+            note,
+        });
     }
+    unjudged(&mut out, j.range.end, conn.resets.len());
     out
 }
 
@@ -328,7 +393,7 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
     let first_retx = (run..packets.len()).find(|&i| packets[i].payload_len > 0)?;
     let first = packets.get(first_retx)?;
     let before = first_retx.checked_sub(1).and_then(|i| packets.get(i))?;
-    let idle_ns = first.ts_ns - before.ts_ns;
+    let idle_ns = first.ts_ns.saturating_sub(before.ts_ns);
     let idle = secs(idle_ns);
     let (td, sd) = (side(talker), side(talker.reverse()));
     let retx = packets[first_retx..]
@@ -336,7 +401,15 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
         .filter(|p| p.analysis & analysis::RETRANSMISSION != 0)
         .count();
     let silent = talker.reverse();
-    let black_hole = idle_ns >= rules::IDLE_NS;
+    // As for a forged RST after a silence (`rules::forged`): a device that forgets idle
+    // connections forgets them after a silence longer than any the connection survived.
+    let longest_before = packets[..first_retx]
+        .windows(2)
+        .map(|w| w[1].ts_ns.saturating_sub(w[0].ts_ns))
+        .max()
+        .unwrap_or(0);
+    let black_hole =
+        idle_ns >= rules::IDLE_NS && idle_ns.saturating_mul(2) > longest_before.saturating_mul(3);
     let (cause, story, confidence) = if black_hole {
         (
             Cause::FirewallStateExpiry,
@@ -395,11 +468,16 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
             ),
         }]
     };
+    let (sender_kind, actor) = if black_hole {
+        (SenderKind::Middlebox, Actor::PathDevice)
+    } else {
+        (SenderKind::Endpoint, Actor::Kernel)
+    };
     Some(Diagnosis {
         cause,
         sender: silent,
-        sender_kind: SenderKind::Middlebox,
-        actor: Actor::PathDevice,
+        sender_kind,
+        actor,
         sender_doubt: None,
         confidence,
         confidence_reasons: vec![
@@ -416,7 +494,17 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
         trigger_delay_s: None,
         idle_before_s: Some(idle),
         known_timeout: black_hole
-            .then(|| super::timeouts::describe(idle, super::timeouts::Waits::StateForgotten))
+            .then(|| {
+                super::timeouts::describe(
+                    idle,
+                    super::timeouts::Fit {
+                        waits: super::timeouts::Waits::StateForgotten,
+                        by_server: false,
+                        shown: super::timeouts::Closes::Rst,
+                    },
+                    "of silence",
+                )
+            })
             .flatten(),
         hops_from_capture: None,
         evidence,

@@ -154,6 +154,15 @@ pub enum UnreadSign {
     NotVisible,
 }
 
+/// " (retransmitted 3 times)", or nothing when it was not retransmitted.
+fn retransmitted(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (retransmitted once)".to_owned(),
+        n => format!(" (retransmitted {n} times)"),
+    }
+}
+
 /// The one-sentence summary of a verdict on the RST in `rst_frame` carrying `sender`'s
 /// address.
 // One arm per story: the sentences side by side are easier to check than split apart.
@@ -232,7 +241,7 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
                     format!("gave up on the idle connection after {}", duration(*idle_s))
                 }
                 Waits::Request => format!(
-                    "gave up waiting for the {pd} to finish its request after {}",
+                    "gave up waiting for the {pd}'s request after {}",
                     duration(*idle_s)
                 ),
                 Waits::PeerReading => format!(
@@ -255,14 +264,14 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
         Story::Unread(sign) => {
             let how = match sign {
                 UnreadSign::AckedAtClose => format!(
-                    "the RST acknowledges bytes from the {pd} that the {sd} had not acknowledged before: they arrived as it closed and were never read"
+                    "the RST acknowledges bytes from the {pd} that the {sd} had not acknowledged before: they arrived as it closed"
                 ),
                 UnreadSign::InFlight { frame, bytes } => format!(
                     "data from the {pd} was still arriving ({} from frame {frame} on)",
                     plural(*bytes, "byte")
                 ),
                 UnreadSign::ShortAnswer { message, answer } => format!(
-                    "it answered the {pd}'s {message}-byte message with {} and closed without reading the rest",
+                    "it answered the {pd}'s {message}-byte message with {} and closed, most likely without reading all of it",
                     plural(*answer, "byte")
                 ),
                 UnreadSign::NeverAnswered { bytes, frames: f } => format!(
@@ -292,7 +301,7 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
             )
         }
         Story::Abort { after_idle_s: None } => format!(
-            "The {sd}'s application aborted the connection (SO_LINGER 0 or an explicit abort): it sent a RST (frame {rst_frame}) instead of a FIN, with nothing left unread."
+            "The {sd}'s application aborted the connection (SO_LINGER 0 or an explicit abort): it sent a RST (frame {rst_frame}) instead of a FIN, with nothing unread showing on the wire."
         ),
         Story::Abort {
             after_idle_s: Some(idle),
@@ -307,16 +316,16 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
             idle_s,
             retransmissions,
         } => format!(
-            "No RST: after {} of silence the {pd}'s data went unanswered ({}) until the capture ended: a firewall or NAT on the path had most likely forgotten the connection and dropped it.",
+            "No RST: after {} of silence the {pd}'s data went unanswered{} until the capture ended: a firewall or NAT on the path had most likely forgotten the connection and dropped it.",
             duration(*idle_s),
-            plural(*retransmissions as u64, "retransmission")
+            retransmitted(*retransmissions)
         ),
         Story::KernelSaid { reason, meaning } => format!(
             "{w} sent the RST (frame {rst_frame}), and this machine's kernel recorded why: {reason}, {meaning}."
         ),
         Story::Unanswered { retransmissions } => format!(
-            "No RST: the {sd} stopped answering the {pd}, whose data was retransmitted ({}) until the capture ended.",
-            plural(*retransmissions as u64, "time")
+            "No RST: the {sd} stopped answering the {pd}, whose data went unanswered{} until the capture ended.",
+            retransmitted(*retransmissions)
         ),
     }
 }

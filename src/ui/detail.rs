@@ -322,10 +322,12 @@ fn cause_ui(
                         frame_link_ui(ui, r.frame, st, &mut wanted);
                         let tag = match (r.genuine, r.effect) {
                             (_, RstEffect::EndedConnection) => "ended it",
-                            (true, RstEffect::Ignored) => "ignored",
-                            (false, RstEffect::Ignored) => "forged, ignored",
-                            (true, RstEffect::AfterReset) => "genuine, after",
-                            (false, RstEffect::AfterReset) => "forged, after",
+                            (Some(true), RstEffect::Ignored) => "ignored",
+                            (Some(false), RstEffect::Ignored) => "forged, ignored",
+                            (None, RstEffect::Ignored) => "not judged, before",
+                            (Some(true), RstEffect::AfterReset) => "genuine, after",
+                            (Some(false), RstEffect::AfterReset) => "forged, after",
+                            (None, RstEffect::AfterReset) => "not judged, after",
                         };
                         ui.label(RichText::new(tag).strong());
                         ui.label(&r.note);
