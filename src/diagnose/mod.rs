@@ -172,18 +172,35 @@ pub fn diagnose(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis
 }
 
 /// The TTL habit of every host across the capture: the most common TTL of its non-RST packets.
+/// A direction whose TTL never changed (nearly all) counts by its counters; only the others
+/// are read packet by packet.
 fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpAddr, (u8, usize)> {
     let mut counts: HashMap<IpAddr, HashMap<u8, usize>> = HashMap::new();
     for c in conns {
-        let Some(ps) = packets.get(c.id as usize) else {
-            continue;
-        };
-        for p in ps.iter().filter(|p| p.flags & flags::RST == 0) {
-            let ip = match p.dir {
+        for d in [Dir::Client, Dir::Server] {
+            let dir = c.dir(d);
+            let ip = match d {
                 Dir::Client => c.client.ip(),
                 Dir::Server => c.server.ip(),
             };
-            *counts.entry(ip).or_default().entry(p.ttl).or_default() += 1;
+            let rsts = c.resets.iter().filter(|r| r.from == d).count();
+            let others = usize::try_from(dir.packets)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(rsts);
+            if others == 0 {
+                continue;
+            }
+            let host = counts.entry(ip).or_default();
+            if dir.ttl.min == dir.ttl.max {
+                *host.entry(dir.ttl.min).or_default() += others;
+            } else if let Some(ps) = packets.get(c.id as usize) {
+                for p in ps
+                    .iter()
+                    .filter(|p| p.dir == d && p.flags & flags::RST == 0)
+                {
+                    *host.entry(p.ttl).or_default() += 1;
+                }
+            }
         }
     }
     counts
