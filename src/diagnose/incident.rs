@@ -9,9 +9,10 @@
 //! - Rarity: at the host's own reset rate over the rest of the capture, a window that short
 //!   would hold fewer than [`CHANCE_MAX`] resets by chance. A host that resets connections all
 //!   day long does not make an incident out of three that happen to fall together.
-//! - The connections' states: connections idle for the same time that are reset together are
-//!   each their own idle timer (opened together, idle together), not one event; connections
-//!   idle for different times, reset in the same millisecond, are.
+//! - The connections' states: connections idle for the same time that are reset together, with
+//!   nothing left unanswered, are each their own idle timer (opened together, idle together),
+//!   not one event; connections idle for different times, or holding requests they never
+//!   answered, reset in the same millisecond, are.
 //!
 //! Only unsolicited RSTs of the hosts themselves count: a refusal, a probe, a forged RST, or a
 //! RST answering the peer's packet (no socket, write after close) has its timing set by
@@ -128,6 +129,7 @@ struct Candidate {
     id: u32,
     idle_s: f64,
     cause: Cause,
+    request_pending: bool,
 }
 
 /// The causes whose RST the host sent on its own (not answering a packet, not a probe).
@@ -172,6 +174,7 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
             id: c.id,
             idle_s: d.idle_before_s.unwrap_or(0.0),
             cause: d.cause,
+            request_pending: d.request_pending,
         });
     }
     let mut out = Vec::new();
@@ -193,9 +196,13 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
                 continue;
             }
             let idle: Vec<f64> = group.iter().map(|g| g.idle_s).collect();
-            let all_idle_timeouts = group.iter().all(|g| g.cause == Cause::IdleTimeout);
-            if all_idle_timeouts && same_age(&idle) {
-                // Opened together and idle together: each its own timer.
+            // Opened together, idle together, answered: each its own timer. (Requests that
+            // arrived together and were never answered are not what a timer waits on: that is
+            // a process that stopped answering, then went down.)
+            let timers = group
+                .iter()
+                .all(|g| g.cause == Cause::IdleTimeout && !g.request_pending);
+            if timers && same_age(&idle) {
                 continue;
             }
             let window_ns = group[group.len() - 1].ts_ns.saturating_sub(group[0].ts_ns);

@@ -148,6 +148,10 @@ pub struct Diagnosis {
     pub alternatives: Vec<Alternative>,
     /// The incident this connection belongs to (an index into the analysis's incidents).
     pub incident: Option<usize>,
+    /// The RST's sender, a server, had a request it never answered when it reset (what the
+    /// incident rules weigh: a timer does not fire on a request waiting for an answer).
+    #[serde(skip)]
+    pub request_pending: bool,
     /// One sentence: who sent it and why.
     pub summary: String,
     pub explanation: String,

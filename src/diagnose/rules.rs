@@ -162,7 +162,7 @@ pub(super) fn ev(frame: impl Into<u64>, note: impl Into<String>) -> Evidence {
 /// Every rule's hypothesis about the RST in `c`, strongest first.
 pub(super) fn hypotheses(c: &Ctx) -> Vec<Hypothesis> {
     let forged = forged(c);
-    let genuine = 1.0 - forged.as_ref().map_or(0.0, |h| h.weight);
+    let genuine = 1.0 - forged.iter().map(|h| h.weight).fold(0.0, f32::max);
     let mut all: Vec<Hypothesis> = [
         refused(c),
         probe_abort(c),
@@ -504,70 +504,103 @@ pub(super) fn forgery_signs(c: &Ctx) -> Option<ForgerySigns> {
     Some(out)
 }
 
-fn forged(c: &Ctx) -> Option<Hypothesis> {
-    let signs = forgery_signs(c)?;
+fn forged(c: &Ctx) -> Vec<Hypothesis> {
+    let Some(signs) = forgery_signs(c) else {
+        return vec![];
+    };
     let s = &c.s;
     let (sd, pd) = (c.sd(), c.pd());
     // A device that forgets idle connections forgets them after a silence longer than any the
-    // connection had already survived: a RST after a silence no longer than earlier ones is a
-    // policy's, not lost state's.
-    let expiry = s.answers_trigger
-        && s.idle_before_ns >= IDLE_NS
+    // connection had already survived. A forged RST answering the next packet without such a
+    // silence is a rule's (a policy changed, an IPS) as often as lost state's (a flush, a
+    // failover): the wire cannot tell them apart, and each is the other's alternative.
+    let long_silence = s.idle_before_ns >= IDLE_NS
         && s.idle_before_ns.saturating_mul(2) > s.longest_earlier_silence_ns.saturating_mul(3);
-    let mut h = if expiry {
-        let idle = secs(s.idle_before_ns);
-        let t = s.trigger.map_or(0, |t| u64::from(t.frame));
+    let (expiry_weight, policy_weight) = match (s.answers_trigger, long_silence) {
+        (true, true) => (signs.weight, signs.weight * 0.5),
+        (true, false) => (signs.weight * 0.9, signs.weight),
+        (false, _) => (0.0, signs.weight),
+    };
+    let idle = secs(s.idle_before_ns);
+    let t = s.trigger.map_or(0, |t| u64::from(t.frame));
+    let mut out = Vec::new();
+    if expiry_weight > 0.0 {
         let mut h = Hypothesis::new(
             Cause::FirewallStateExpiry,
             SenderKind::Middlebox,
             Actor::PathDevice,
-            signs.weight,
+            expiry_weight,
             Story::StateForgotten {
-                idle_s: idle,
+                idle_s: long_silence.then_some(idle),
                 trigger: t,
             },
         )
         .ev(
             t,
-            format!(
-                "the {pd} sent this after {} of silence; the RST answered it at once",
+            if long_silence {
+                format!(
+                    "the {pd} sent this after {} of silence; the RST answered it at once",
+                    duration(idle)
+                )
+            } else {
+                format!("the {pd}'s packet; the RST answered it at once")
+            },
+        )
+        .settle("the firewall's connection-tracking timeout and logs, or a capture at the server showing the packet never reached it")
+        .apart(if long_silence {
+            "whether the device forgot idle connections (its timeout) or a rule rejects this traffic (a new connection the same way would be rejected too)".to_owned()
+        } else {
+            "the firewall's logs: lost state (a flush, a failover, a reboot) or a rule; a new connection the same way is accepted after lost state, rejected by a rule".to_owned()
+        });
+        if long_silence {
+            h = h.reason(format!(
+                "it answered the first packet after {} of silence, longer than any the connection had survived",
                 duration(idle)
-            ),
-        )
-        .settle("the firewall's connection-tracking timeout, or a capture at the server showing the packet never reached it")
-        .apart(format!(
-            "a capture at the {sd} at the same time: the {pd}'s packet never reached it, and the {sd} never sent the RST"
-        ));
-        h.known_timeout = timeouts::describe(
-            idle,
-            timeouts::Fit {
-                waits: Waits::StateForgotten,
-                by_server: false,
-                shown: timeouts::Closes::Rst,
-            },
-            "of silence",
-        );
-        h
+            ));
+            h.known_timeout = timeouts::describe(
+                idle,
+                timeouts::Fit {
+                    waits: Waits::StateForgotten,
+                    by_server: false,
+                    shown: timeouts::Closes::Rst,
+                },
+                "of silence",
+            );
+        } else {
+            h = h.reason("it answered the connection's next packet: a device that lost its state rejects exactly that");
+        }
+        h.reasons.extend(signs.reasons.iter().cloned());
+        h.evidence.extend(signs.evidence.iter().cloned());
+        out.push(h);
+    }
+    let mut h = Hypothesis::new(
+        Cause::MiddleboxReset,
+        SenderKind::Middlebox,
+        Actor::PathDevice,
+        policy_weight,
+        Story::Forged {
+            signs: signs.phrases.clone(),
+        },
+    )
+    .settle(format!(
+        "a capture at the {sd} at the same time: a RST it never sent came from the path"
+    ))
+    .apart(if s.answers_trigger {
+        "the firewall's rules and logs: a rule that rejects this traffic, rather than lost state".to_owned()
     } else {
-        Hypothesis::new(
-            Cause::MiddleboxReset,
-            SenderKind::Middlebox,
-            Actor::PathDevice,
-            signs.weight,
-            Story::Forged {
-                signs: signs.phrases.clone(),
-            },
-        )
-        .settle(format!(
-            "a capture at the {sd} at the same time: a RST it never sent came from the path"
-        ))
-        .apart(format!(
+        format!(
             "a capture at the {sd} at the same time: if the {sd} never sent this RST, a device on the path did"
-        ))
-    };
+        )
+    });
+    if s.answers_trigger {
+        h = h.reason(format!(
+            "a device on the path rejected the {pd}'s packet in the {sd}'s name: a rule (a policy, an IPS) does that"
+        ));
+    }
     h.reasons.extend(signs.reasons);
     h.evidence.extend(signs.evidence);
-    Some(h)
+    out.push(h);
+    out
 }
 
 // ---- refused ----
@@ -1409,7 +1442,7 @@ fn unread_data_close(c: &Ctx) -> Option<Hypothesis> {
     } else {
         return None;
     };
-    if let Some(b) = c.burst.filter(|b| b.idle_ages_differ) {
+    if let Some(b) = c.burst {
         h.weight = (h.weight + 0.15).min(0.95);
         h = h.reason(format!(
             "{} connections of the {sd} were reset within {}: the process holding them went down, and a dying process resets only the sockets with data unread (or set to abort)",

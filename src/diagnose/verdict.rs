@@ -151,6 +151,7 @@ pub(super) fn decide(
         resets,
         alternatives,
         incident: None,
+        request_pending: rst.from == Dir::Server && s.unanswered_bytes > 0,
         summary: words::summary(rst.from, winner.actor, rst.frame, &winner.story),
         explanation: winner.cause.explanation().to_owned(),
         fixes: winner
@@ -512,6 +513,7 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
         resets: vec![],
         alternatives,
         incident: None,
+        request_pending: false,
         summary: words::summary(silent, Actor::PathDevice, 0, &story),
         explanation: cause.explanation().to_owned(),
         fixes: cause.fixes().iter().map(|f| (*f).to_owned()).collect(),

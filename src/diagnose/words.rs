@@ -93,8 +93,9 @@ pub fn who(sender: Dir, actor: Actor) -> String {
 pub enum Story {
     /// Forged in the sender's name; `signs` are short phrases ("its TTL is not the server's").
     Forged { signs: Vec<String> },
-    /// A stateful device forgot the connection after `idle_s` and rejected `trigger`.
-    StateForgotten { idle_s: f64, trigger: u64 },
+    /// A stateful device forgot the connection (after `idle_s` of silence, when it followed
+    /// one) and rejected `trigger`.
+    StateForgotten { idle_s: Option<f64>, trigger: u64 },
     /// The SYN was answered by a RST; `doubt`: a firewall in front would look the same.
     Refused { port: u16, doubt: bool },
     /// A device in front of the server rejected the SYN.
@@ -176,9 +177,18 @@ pub fn summary(sender: Dir, actor: Actor, rst_frame: u64, story: &Story) -> Stri
             "A device on the path sent the RST (frame {rst_frame}) in the {sd}'s name: {}.",
             list(signs, "and")
         ),
-        Story::StateForgotten { idle_s, trigger } => format!(
+        Story::StateForgotten {
+            idle_s: Some(idle),
+            trigger,
+        } => format!(
             "A firewall or NAT on the path had forgotten the connection after {} of silence: it answered the {pd}'s next packet (frame {trigger}) with a RST in the {sd}'s name (frame {rst_frame}).",
-            duration(*idle_s)
+            duration(*idle)
+        ),
+        Story::StateForgotten {
+            idle_s: None,
+            trigger,
+        } => format!(
+            "A firewall or NAT on the path had lost the connection's state (a flush, a failover, a reboot): it answered the {pd}'s next packet (frame {trigger}) with a RST in the {sd}'s name (frame {rst_frame})."
         ),
         Story::Refused { port, doubt: false } => format!(
             "{w} refused the connection: nothing listened on port {port}, and its RST (frame {rst_frame}) answered the SYN."
