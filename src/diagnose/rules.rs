@@ -514,12 +514,18 @@ fn forged(c: &Ctx) -> Vec<Hypothesis> {
     // connection had already survived. A forged RST answering the next packet without such a
     // silence is a rule's (a policy changed, an IPS) as often as lost state's (a flush, a
     // failover): the wire cannot tell them apart, and each is the other's alternative.
+    // A silence half again as long as any before is a hint; three times as long, and at least
+    // 2 s, is the pattern of a timeout.
     let long_silence = s.idle_before_ns >= IDLE_NS
         && s.idle_before_ns.saturating_mul(2) > s.longest_earlier_silence_ns.saturating_mul(3);
-    let (expiry_weight, policy_weight) = match (s.answers_trigger, long_silence) {
-        (true, true) => (signs.weight, signs.weight * 0.5),
-        (true, false) => (signs.weight * 0.9, signs.weight),
-        (false, _) => (0.0, signs.weight),
+    let much_longer = long_silence
+        && s.idle_before_ns >= 2 * IDLE_NS
+        && s.idle_before_ns > s.longest_earlier_silence_ns.saturating_mul(3);
+    let (expiry_weight, policy_weight) = match (s.answers_trigger, long_silence, much_longer) {
+        (true, _, true) => (signs.weight, signs.weight * 0.5),
+        (true, true, false) => (signs.weight, signs.weight * 0.9),
+        (true, false, _) => (signs.weight * 0.9, signs.weight),
+        (false, ..) => (0.0, signs.weight),
     };
     let idle = secs(s.idle_before_ns);
     let t = s.trigger.map_or(0, |t| u64::from(t.frame));
