@@ -13,8 +13,9 @@ use crate::source::SourceInfo;
 /// Something the user should know that did not stop the analysis.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
-    /// A stable identifier: `link-type`, `not-ip`, `not-tcp`, `fragment`, `truncated`,
-    /// `malformed`, `input-stopped`, `capture` (a live capture's drops or saving problems),
+    /// A stable identifier: `link-type`, `not-ip`, `not-tcp`, `fragment`, `empty`, `truncated`,
+    /// `malformed`, `time-clamped` (times outside 1970-2262), `time-backwards` (a clock that
+    /// stepped back), `input-stopped`, `capture` (a live capture's drops or saving problems),
     /// `kernel-reasons` (the kernel's reasons could not be read).
     pub kind: &'static str,
     /// Frames concerned, when the warning counts frames.

@@ -5,16 +5,21 @@
 //! [`flow`] (connections, both directions' counters, handshake, idle gaps, RSTs) ->
 //! [`diagnose`] (who sent each RST and why, incidents across connections) -> [`analysis`] (the
 //! result of one capture) -> [`report`] (text and JSON). [`pipeline`] runs it on named worker
-//! threads and sends typed
-//! events; the command line and the desktop app ([`ui`], the only module that imports egui) are
-//! thin consumers of those events.
+//! threads and sends typed events; the command line and the desktop app (`ui`, the only module
+//! that imports egui, built with the default `gui` feature) are thin consumers of those events.
+//! [`filter`] is the connection filter both can apply.
+//!
+//! `default-features = false` builds the library and a command line without the desktop app
+//! and its windowing crates: for servers, and for the fuzz targets in `fuzz/`.
 
 pub mod analysis;
 pub mod decode;
 pub mod diagnose;
+pub mod filter;
 pub mod flow;
 pub mod pipeline;
 pub mod report;
 pub mod source;
 pub mod time;
+#[cfg(feature = "gui")]
 pub mod ui;

@@ -76,19 +76,29 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Analyze(args)) => analyze(&args),
         Some(Command::Capture(args)) => capture_cmd::run(&args),
-        None => {
-            let open = cli.files.iter().map(|f| SourceSpec::from_arg(f)).collect();
-            match rstscope::ui::run(open) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!(
-                        "rstscope: cannot open a window: {e}\n(no display? `rstscope analyze FILE` works without one)"
-                    );
-                    ExitCode::from(2)
-                }
-            }
+        None => run_app(cli.files.iter().map(|f| SourceSpec::from_arg(f)).collect()),
+    }
+}
+
+#[cfg(feature = "gui")]
+fn run_app(open: Vec<SourceSpec>) -> ExitCode {
+    match rstscope::ui::run(open) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "rstscope: cannot open a window: {e}\n(no display? `rstscope analyze FILE` works without one)"
+            );
+            ExitCode::from(2)
         }
     }
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_app(_open: Vec<SourceSpec>) -> ExitCode {
+    eprintln!(
+        "rstscope: this build has no desktop app (built without the `gui` feature); `rstscope analyze FILE` and `rstscope capture` work"
+    );
+    ExitCode::from(2)
 }
 
 /// What happened to the worst of the inputs.

@@ -182,8 +182,14 @@ enum ReaderMsg {
 struct ReaderEnd {
     frames: u64,
     skipped: BTreeMap<Skip, u64>,
+    /// The earliest and latest packet times (tshark's span: a clock that stepped back does not
+    /// make it negative).
     first_ts_ns: Option<i64>,
     last_ts_ns: Option<i64>,
+    /// Frames whose time is earlier than the frame before them.
+    backwards: u64,
+    /// Frames whose time lay outside `source::TS_RANGE_NS` and was clamped to it.
+    clamped: u64,
     error: Option<SourceError>,
     /// Problems the source reported when closing (a live capture's drops).
     problems: Vec<String>,
@@ -330,6 +336,7 @@ fn read_all<S: PacketSource>(
     let live = source.is_live();
     let mut batch = Vec::with_capacity(BATCH);
     let mut last_flush = Instant::now();
+    let mut last_ts: Option<i64> = None;
     // Sends the batch; false when the consumer has gone or asked to stop.
     let flush = |batch: &mut Batch, last_flush: &mut Instant| {
         *last_flush = Instant::now();
@@ -348,8 +355,13 @@ fn read_all<S: PacketSource>(
         match source.pull() {
             Ok(Pulled::Packet(p)) => {
                 end.frames = p.frame;
-                end.first_ts_ns.get_or_insert(p.ts_ns);
-                end.last_ts_ns = Some(p.ts_ns);
+                if last_ts.is_some_and(|t| p.ts_ns < t) {
+                    end.backwards += 1;
+                }
+                last_ts = Some(p.ts_ns);
+                end.clamped += u64::from(p.ts_clamped);
+                end.first_ts_ns = Some(end.first_ts_ns.map_or(p.ts_ns, |t| t.min(p.ts_ns)));
+                end.last_ts_ns = Some(end.last_ts_ns.map_or(p.ts_ns, |t| t.max(p.ts_ns)));
                 match decode::decode(p.link_type, p.data, p.orig_len) {
                     Ok(seg) => {
                         let key = FlowKey::of(&seg);
@@ -493,6 +505,35 @@ fn flow_thread(
     }
     out.send(Event::Progress(progress(&tracker, end.frames)));
     let mut warnings = skip_warnings(&end.skipped);
+    if end.clamped > 0 {
+        warnings.push(Warning {
+            kind: "time-clamped",
+            frames: Some(end.clamped),
+            message: format!(
+                "{} outside 1970-01-01 to 2262-04-11 (the interface's time offset or resolution is wrong), clamped to that range",
+                if end.clamped == 1 {
+                    "1 frame has a time".to_owned()
+                } else {
+                    format!("{} frames have times", end.clamped)
+                }
+            ),
+        });
+    }
+    if end.backwards > 0 {
+        warnings.push(Warning {
+            kind: "time-backwards",
+            frames: Some(end.backwards),
+            message: format!(
+                "{} earlier than the frame before {} (the capture's clock stepped back, or files were merged out of order); spans run from the earliest time to the latest",
+                if end.backwards == 1 {
+                    "1 frame is".to_owned()
+                } else {
+                    format!("{} frames are", end.backwards)
+                },
+                if end.backwards == 1 { "it" } else { "them" }
+            ),
+        });
+    }
     if let Some(err) = &end.error {
         warnings.push(Warning {
             kind: "input-stopped",
@@ -594,6 +635,7 @@ fn skip_warnings(skipped: &BTreeMap<Skip, u64>) -> Vec<Warning> {
                 Skip::NotIp => "not-ip",
                 Skip::NotTcp(_) => "not-tcp",
                 Skip::Fragment => "fragment",
+                Skip::Empty => "empty",
                 Skip::Truncated => "truncated",
                 Skip::Malformed => "malformed",
             },

@@ -498,6 +498,7 @@ fn ctrl_c_on_a_quiet_capture_ends_it_cleanly_with_a_valid_file() {
 }
 
 /// The desktop app, fed by a live capture: how soon a reset shows as a diagnosed row.
+#[cfg(feature = "gui")]
 #[test]
 fn the_app_shows_each_live_reset_within_a_quarter_second() {
     use rstscope::source::live::LiveConfig;

@@ -123,7 +123,9 @@ fn an_open_failure_is_an_end_event_not_a_panic() {
 
 #[test]
 fn cancel_ends_with_what_was_read() {
-    let corpus = common::corpus();
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     // The largest capture in the corpus; cancelling at once must still end cleanly.
     let path = corpus.join("zeek/Traces/http/bro.org.pcap");
     let handle = pipeline::start(SourceSpec::File(path), Options::default(), None);

@@ -83,16 +83,19 @@ fn is_block_boundary(path: &Path, cut: usize) -> bool {
 #[test]
 fn captures_cut_at_any_offset_keep_every_whole_record() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = common::corpus();
-    let files = [
+    let mut files = vec![
         root.join("sample-captures/busy-one-reset.pcapng"),
         root.join("sample-captures/middlebox-reset-injected.pcap"),
         root.join("sample-captures/idle-timeout-haproxy-server-any.pcap"),
-        corpus.join("pcapng-suite/output_be/difficult/test202.pcapng"),
-        corpus.join("pcapng-suite/output_le/advanced/test102.pcapng"),
     ];
+    let with_corpus = common::corpus().is_some_and(|corpus| {
+        files.push(corpus.join("pcapng-suite/output_be/difficult/test202.pcapng"));
+        files.push(corpus.join("pcapng-suite/output_le/advanced/test102.pcapng"));
+        true
+    });
     let cuts: usize = files.iter().map(|f| check_cuts(f)).sum();
-    assert!(cuts > 1500, "{cuts}");
+    eprintln!("{cuts} cuts checked in {} files", files.len());
+    assert!(cuts > if with_corpus { 1500 } else { 1000 }, "{cuts}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The real desktop app driven headless with `egui_kittest`: the welcome screen lists every
 //! sample; opening each sample and selecting its reset connection shows the cause and sender
 //! the manifest records; typing a filter shows the rows it should; a few snapshot images.
+#![cfg(feature = "gui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

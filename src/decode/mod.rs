@@ -132,6 +132,8 @@ pub enum Skip {
     NotTcp(u8),
     /// A fragment of an IP datagram (not reassembled).
     Fragment,
+    /// A record with no bytes at all (captured length 0).
+    Empty,
     /// Cut before the fixed 20-byte TCP header, or the IP header was cut.
     Truncated,
     /// Header fields that cannot be right (a TCP data offset below 5, a bad IP version ...).
@@ -146,8 +148,9 @@ impl Skip {
             Self::NotIp => "frames that are not IP (ARP, LLDP, other ethertypes)".to_owned(),
             Self::NotTcp(p) => format!("IP frames of protocol {p} ({}), not TCP", ip_proto_name(p)),
             Self::Fragment => "IP fragments (not reassembled)".to_owned(),
+            Self::Empty => "empty records (no bytes captured)".to_owned(),
             Self::Truncated => {
-                "frames cut by the snapshot length before a whole TCP header".to_owned()
+                "frames that end before a whole TCP header (cut by the snapshot length, or short on the wire)".to_owned()
             }
             Self::Malformed => "frames with malformed IP or TCP headers".to_owned(),
         }
@@ -211,6 +214,9 @@ const MAX_DEPTH: u8 = 8;
 /// `orig_len` is the frame's length on the wire: when the capture kept all of it, a header that
 /// claims more bytes than the frame had is believed no further than the frame's end.
 pub fn decode(link_type: u32, data: &[u8], orig_len: u32) -> Result<TcpSegment, Skip> {
+    if data.is_empty() {
+        return Err(Skip::Empty);
+    }
     let ctx = Ctx {
         depth: 0,
         cut: data.len() < orig_len as usize,

@@ -290,8 +290,10 @@ impl Connection {
         &self.dirs[d.index()]
     }
 
+    /// From the earliest packet to the latest (never negative: times that step back do not
+    /// shorten it).
     pub fn duration_ns(&self) -> i64 {
-        self.last_ts_ns - self.first_ts_ns
+        self.last_ts_ns.saturating_sub(self.first_ts_ns).max(0)
     }
 
     pub fn termination(&self) -> Termination {
@@ -672,7 +674,7 @@ fn update(
     let (rst, ack) = (f & flags::RST != 0, f & flags::ACK != 0);
 
     if conn.dirs.iter().any(|d| d.packets > 0) {
-        let gap = ts_ns - conn.last_ts_ns;
+        let gap = ts_ns.saturating_sub(conn.last_ts_ns);
         if gap >= idle_gap_ns {
             conn.idle_gaps.push(IdleGap {
                 after_frame: conn.last_frame,
@@ -682,7 +684,10 @@ fn update(
         }
     }
     conn.last_frame = frame;
-    conn.last_ts_ns = ts_ns;
+    // The latest and earliest times seen: a packet stamped earlier than the one before it (a
+    // clock stepped back) leaves a gap of zero rather than a negative one.
+    conn.last_ts_ns = conn.last_ts_ns.max(ts_ns);
+    conn.first_ts_ns = conn.first_ts_ns.min(ts_ns);
 
     let mut zseg = ZeekSegment {
         from_first_sender: dir == conn.zeek_first_dir,
@@ -790,7 +795,7 @@ fn note_handshake(conn: &mut Connection, dir: Dir, frame: u64, ts_ns: i64, seg: 
         {
             conn.handshake.ack_frame = Some(frame);
             if conn.handshake.syn_frame.is_some() {
-                conn.handshake.rtt_ns = Some(ts_ns - conn.handshake.syn_ts);
+                conn.handshake.rtt_ns = Some(ts_ns.saturating_sub(conn.handshake.syn_ts).max(0));
             }
         }
     }

@@ -59,7 +59,8 @@ pub fn write_text(
     if let Some(e) = error {
         writeln!(out, "  INCOMPLETE: {e}")?;
     }
-    for w in &a.warnings {
+    // The INCOMPLETE line above already says why the input stopped.
+    for w in a.warnings.iter().filter(|w| w.kind != "input-stopped") {
         writeln!(out, "  note: {}", w.message)?;
     }
     write_cause_summary(out, a)?;

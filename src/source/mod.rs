@@ -11,6 +11,7 @@
 //! link-type bits, unsupported versions, header/trailer length mismatch). Those are exactly the
 //! cases a user's capture exercises, so the framing (a few hundred lines) lives here.
 
+mod gzip;
 pub mod live;
 mod pcap;
 mod pcapng;
@@ -18,7 +19,7 @@ pub mod save;
 mod stream;
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,8 +60,10 @@ pub enum Format {
 pub struct Packet<'a> {
     /// 1-based record number in file order, as Wireshark and tshark number frames.
     pub frame: u64,
-    /// Capture time in nanoseconds since the Unix epoch.
+    /// Capture time in nanoseconds since the Unix epoch, within [`TS_RANGE_NS`].
     pub ts_ns: i64,
+    /// The record's own time lay outside [`TS_RANGE_NS`] and was clamped to it.
+    pub ts_clamped: bool,
     /// LINKTYPE_* of the interface the packet was captured on.
     pub link_type: u32,
     /// Length of the packet on the wire; `data` may be shorter (snapshot length).
@@ -278,40 +281,28 @@ impl CaptureReader {
     /// Builds a reader over any byte stream; recognises gzip by its magic bytes.
     pub fn from_read(input: Box<dyn Read + Send>) -> Result<(Self, Format, bool), SourceError> {
         let mut buffered = BufReader::with_capacity(256 * 1024, input);
-        let head = buffered
-            .fill_buf()
-            .map_err(|cause| SourceError::Io { offset: 0, cause })?;
-        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        // The gzip magic is two bytes, and a slow pipe may hand over one at a time
+        // (`ssh host 'tcpdump -w - | gzip' | rstscope -`): read until both are here.
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < head.len() {
+            match buffered.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(cause) => return Err(SourceError::Io { offset: 0, cause }),
+            }
+        }
+        let gzip = head[..got] == [0x1f, 0x8b];
+        let rejoined = io::Cursor::new(head).take(got as u64).chain(buffered);
         let input: Box<dyn Read + Send> = if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(buffered))
+            Box::new(gzip::GzipReader::new(rejoined))
         } else {
-            Box::new(buffered)
+            Box::new(rejoined)
         };
         let mut stream = ByteStream::new(input);
-        match stream.fill(4) {
-            Ok(true) => {}
-            Ok(false) if stream.available() == 0 => return Err(SourceError::Empty),
-            Ok(false) => {
-                return Err(SourceError::UnknownFormat {
-                    magic: hex(stream.peek(stream.available())),
-                });
-            }
-            Err(cause) => return Err(SourceError::Io { offset: 0, cause }),
-        }
-        let magic = stream.peek(4);
-        let (framing, format) = if pcapng::is_shb(magic) {
-            (
-                Framing::PcapNg(pcapng::PcapNgState::open(&mut stream)?),
-                Format::PcapNg,
-            )
-        } else if pcap::is_magic(magic) {
-            (
-                Framing::Pcap(pcap::PcapState::open(&mut stream)?),
-                Format::Pcap,
-            )
-        } else {
-            return Err(SourceError::UnknownFormat { magic: hex(magic) });
-        };
+        let (framing, format) =
+            Self::open_framing(&mut stream).map_err(|e| decompression_failed(e, gzip))?;
         Ok((
             Self {
                 stream,
@@ -324,6 +315,33 @@ impl CaptureReader {
             format,
             gzip,
         ))
+    }
+
+    /// Recognises the format by its magic number (waiting for all 4 bytes) and reads its header.
+    fn open_framing(
+        stream: &mut ByteStream<Box<dyn Read + Send>>,
+    ) -> Result<(Framing, Format), SourceError> {
+        match stream.fill(4) {
+            Ok(true) => {}
+            Ok(false) if stream.available() == 0 => return Err(SourceError::Empty),
+            Ok(false) => {
+                return Err(SourceError::UnknownFormat {
+                    magic: hex(stream.peek(stream.available())),
+                });
+            }
+            Err(cause) => return Err(SourceError::Io { offset: 0, cause }),
+        }
+        let magic = stream.peek(4);
+        if pcapng::is_shb(magic) {
+            Ok((
+                Framing::PcapNg(pcapng::PcapNgState::open(stream)?),
+                Format::PcapNg,
+            ))
+        } else if pcap::is_magic(magic) {
+            Ok((Framing::Pcap(pcap::PcapState::open(stream)?), Format::Pcap))
+        } else {
+            Err(SourceError::UnknownFormat { magic: hex(magic) })
+        }
     }
 
     /// The next packet record, `Ok(None)` at a clean end of input.
@@ -344,6 +362,7 @@ impl CaptureReader {
                 Ok(Some(Packet {
                     frame: self.frame,
                     ts_ns: rec.ts_ns,
+                    ts_clamped: rec.ts_clamped,
                     link_type: rec.link_type,
                     orig_len: rec.orig_len,
                     data: self.stream.record(rec.data_start, rec.data_len),
@@ -373,7 +392,9 @@ impl CaptureReader {
                 compressed: self.compressed,
                 reason,
             },
-            Damage::Io { offset, cause } => SourceError::Io { offset, cause },
+            Damage::Io { offset, cause } => {
+                decompression_failed(SourceError::Io { offset, cause }, self.compressed)
+            }
         }
     }
 }
@@ -402,6 +423,30 @@ impl PacketSource for CaptureReader {
     }
 }
 
+/// A gzip stream that is cut or corrupt makes the decompressor fail a read: that is damage to
+/// the capture, reported as such ("stopped at byte N of the decompressed stream"), not a read
+/// error of the disk or pipe, which keeps its own kinds and its own message.
+fn decompression_failed(err: SourceError, gzip: bool) -> SourceError {
+    match err {
+        SourceError::Io { offset, cause }
+            if gzip
+                && matches!(
+                    cause.kind(),
+                    io::ErrorKind::InvalidInput
+                        | io::ErrorKind::InvalidData
+                        | io::ErrorKind::UnexpectedEof
+                ) =>
+        {
+            SourceError::Stopped {
+                offset,
+                compressed: true,
+                reason: format!("the gzip data is cut or damaged ({cause})"),
+            }
+        }
+        other => other,
+    }
+}
+
 fn open_file(path: &Path) -> Result<File, SourceError> {
     File::open(path).map_err(|cause| SourceError::Open {
         path: path.to_owned(),
@@ -420,6 +465,7 @@ fn hex(bytes: &[u8]) -> String {
 /// A record located in the stream's buffer by the format parsers.
 struct RecordRef {
     ts_ns: i64,
+    ts_clamped: bool,
     link_type: u32,
     orig_len: u32,
     data_start: usize,
@@ -473,18 +519,30 @@ impl Endian {
     }
 }
 
+/// The packet times rstscope keeps: nanoseconds from the Unix epoch (1970-01-01T00:00:00Z) to
+/// the last one an `i64` holds (2262-04-11T23:47:16.854775807Z). A pcap file cannot say earlier
+/// (its seconds are unsigned) and only a pcapng `if_tsoffset` or resolution can say later; such
+/// times are clamped to this range and counted in a warning. Because every time is non-negative,
+/// the difference of any two never overflows: every duration downstream is exact.
+pub const TS_RANGE_NS: std::ops::RangeInclusive<i64> = 0..=i64::MAX;
+
 /// Converts a count of `units_per_sec`-ths of a second, plus an offset in seconds, to
-/// nanoseconds since the epoch, saturating rather than wrapping on absurd values.
-fn to_ns(ticks: u64, units_per_sec: u64, offset_s: i64) -> i64 {
+/// nanoseconds since the epoch, clamped to [`TS_RANGE_NS`]; `true` when it had to be clamped.
+fn to_ns(ticks: u64, units_per_sec: u64, offset_s: i64) -> (i64, bool) {
     // The common resolutions without 128-bit division (this runs once per packet).
     if offset_s == 0 && ticks < (1 << 53) {
         match units_per_sec {
-            1_000_000 => return i64::try_from(ticks * 1000).unwrap_or(i64::MAX),
-            1_000_000_000 => return i64::try_from(ticks).unwrap_or(i64::MAX),
+            // Below 2^53 both fit an i64 and are non-negative.
+            1_000_000 => return (i64::try_from(ticks * 1000).unwrap_or(i64::MAX), false),
+            1_000_000_000 => return (i64::try_from(ticks).unwrap_or(i64::MAX), false),
             _ => {}
         }
     }
     let units = i128::from(units_per_sec.max(1));
     let ns = i128::from(ticks) * 1_000_000_000 / units + i128::from(offset_s) * 1_000_000_000;
-    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+    let clamped = ns.clamp(
+        i128::from(*TS_RANGE_NS.start()),
+        i128::from(*TS_RANGE_NS.end()),
+    );
+    (i64::try_from(clamped).unwrap_or(i64::MAX), clamped != ns)
 }

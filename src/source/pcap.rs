@@ -10,8 +10,20 @@ const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
 const MAGIC_KUZNETZOV: u32 = 0xa1b2_cd34;
 
-/// libpcap's `MAXIMUM_SNAPLEN`: records claiming more are damage, not packets.
+/// libpcap's `MAXIMUM_SNAPLEN`: records claiming more are damage, not packets, whatever the
+/// file header's snapshot length says (libpcap's `max_snaplen_for_dlt`, pcap-common.c).
 const MAXIMUM_SNAPLEN: u32 = 262_144;
+
+/// The largest record libpcap reads for a link type: 262,144 bytes but for the three link
+/// types whose packets are larger by design (pcap-common.c, `max_snaplen_for_dlt`).
+fn max_caplen_for(link_type: u32) -> u32 {
+    match link_type {
+        231 => 128 * 1024 * 1024, // LINKTYPE_DBUS
+        279 => 8 * 1024 * 1024,   // LINKTYPE_EBHSCR
+        249 => 1024 * 1024,       // LINKTYPE_USBPCAP
+        _ => MAXIMUM_SNAPLEN,
+    }
+}
 
 /// True when `magic` (the first 4 bytes) is a pcap magic number in either byte order.
 pub(super) fn is_magic(magic: &[u8]) -> bool {
@@ -54,7 +66,6 @@ impl PcapState {
                 "unsupported pcap savefile version {major}.{minor}"
             )));
         }
-        let snaplen = endian.u32(&h[16..]);
         let linktype_field = endian.u32(&h[20..]);
         // Bits 16-25 are reserved and must be zero (pcap spec; libpcap's LT_RESERVED1).
         let reserved = linktype_field & 0x03FF_0000;
@@ -73,7 +84,7 @@ impl PcapState {
             },
             record_header_len: if magic == MAGIC_KUZNETZOV { 24 } else { 16 },
             link_type: linktype_field & 0xFFFF,
-            max_caplen: MAXIMUM_SNAPLEN.max(snaplen),
+            max_caplen: max_caplen_for(linktype_field & 0xFFFF),
         })
     }
 
@@ -125,8 +136,10 @@ impl PcapState {
         }
         let data_start = s.pos() + hl;
         s.consume(hl + caplen);
+        let (ts_ns, ts_clamped) = to_ns(secs * self.units_per_sec + frac, self.units_per_sec, 0);
         Ok(Some(RecordRef {
-            ts_ns: to_ns(secs * self.units_per_sec + frac, self.units_per_sec, 0),
+            ts_ns,
+            ts_clamped,
             link_type: self.link_type,
             orig_len,
             data_start,

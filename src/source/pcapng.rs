@@ -199,8 +199,10 @@ impl PcapNgState {
             let pos = s.pos();
             s.consume(total);
             if let Some((iface, ticks, orig_len, data_off, data_len)) = found {
+                let (ts_ns, ts_clamped) = to_ns(ticks, iface.units_per_sec, iface.offset_s);
                 return Ok(Some(RecordRef {
-                    ts_ns: to_ns(ticks, iface.units_per_sec, iface.offset_s),
+                    ts_ns,
+                    ts_clamped,
                     link_type: iface.link_type,
                     orig_len,
                     data_start: pos + 8 + data_off,

@@ -42,10 +42,14 @@ impl<R: Read> ByteStream<R> {
             self.end -= self.pos;
             self.pos = 0;
         }
-        if n > self.buf.len() {
-            self.buf.resize(n.next_power_of_two(), 0);
-        }
         while self.end < n {
+            if self.end == self.buf.len() {
+                // Grow only as bytes arrive, doubling: `n` comes from a header field, and a
+                // 40-byte file claiming a 4 GiB record must not get a 4 GiB zero-filled buffer.
+                // The buffer stays below twice what the input has delivered (at least 1 MiB).
+                let grown = self.buf.len().saturating_mul(2).min(n);
+                self.buf.resize(grown, 0);
+            }
             match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => return Ok(false),
                 Ok(k) => self.end += k,
@@ -119,11 +123,28 @@ mod tests {
         assert_eq!(s.available(), 6);
     }
 
+    /// A header claiming a huge record over a short input: the buffer grows with what arrives,
+    /// not with the claim.
+    #[test]
+    fn fill_of_a_huge_claim_allocates_what_arrived() {
+        let data = vec![1u8; 3 * INITIAL_CAPACITY + 7];
+        let mut s = ByteStream::new(&data[..]);
+        assert!(!s.fill(1 << 32).unwrap());
+        assert_eq!(s.available(), data.len());
+        assert!(s.buf.len() <= 2 * data.len(), "{}", s.buf.len());
+    }
+
     #[test]
     fn fill_grows_past_initial_capacity() {
         let data = vec![7u8; INITIAL_CAPACITY * 3];
         let mut s = ByteStream::new(&data[..]);
         assert!(s.fill(INITIAL_CAPACITY * 2 + 5).unwrap());
-        assert_eq!(s.available(), INITIAL_CAPACITY * 3);
+        assert!(s.available() >= INITIAL_CAPACITY * 2 + 5);
+        assert_eq!(
+            s.peek(INITIAL_CAPACITY * 2 + 5)[INITIAL_CAPACITY * 2 + 4],
+            7
+        );
+        assert!(s.fill(INITIAL_CAPACITY * 3).unwrap());
+        assert!(!s.fill(INITIAL_CAPACITY * 3 + 1).unwrap());
     }
 }

@@ -6,7 +6,6 @@
 
 pub mod capture;
 pub mod detail;
-pub mod filter;
 pub mod model;
 pub mod overview;
 pub mod samples;
@@ -18,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 
+use crate::filter::Filter;
 use crate::pipeline::{self, Event, Handle, Options};
 use crate::source::SourceSpec;
-use filter::Filter;
 use model::{Model, Sort};
 
 /// Events are drained for at most this long per frame, so the window stays responsive while a

@@ -8,7 +8,7 @@ use crate::diagnose::{Diagnosis, Incident, SenderKind};
 use crate::flow::{Connection, Dir, PacketRecord, Termination};
 use crate::pipeline::{ConnectionBatch, Progress};
 
-use super::filter::Filter;
+use crate::filter::Filter;
 
 /// The loaded capture: connections as they arrive, then the final analysis.
 #[derive(Default)]

@@ -8,19 +8,29 @@ use std::path::{Path, PathBuf};
 use rstscope::pipeline::{self, Options, Outcome};
 use rstscope::source::SourceSpec;
 
-/// `../shared/corpus` beside the repository, or `$RSTSCOPE_CORPUS`. Panics when absent: the
-/// conformance tests must not pass by finding nothing to check.
-pub fn corpus() -> PathBuf {
+/// `../shared/corpus` beside the repository, or `$RSTSCOPE_CORPUS`; `None` when it is absent.
+///
+/// A fresh clone has no corpus beside it, so the tests that need one say they were skipped and
+/// pass; with `RSTSCOPE_REQUIRE_CORPUS=1` (set by CI) an absent corpus fails them instead, so the
+/// conformance tests cannot pass by finding nothing to check.
+pub fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("RSTSCOPE_CORPUS").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
         PathBuf::from,
     );
-    assert!(
-        dir.join("INDEX.tsv").is_file(),
-        "reference corpus not found at {} (set RSTSCOPE_CORPUS)",
+    if dir.join("INDEX.tsv").is_file() {
+        return Some(dir);
+    }
+    let why = format!(
+        "reference corpus not found at {} (set RSTSCOPE_CORPUS to its folder)",
         dir.display()
     );
-    dir
+    assert!(
+        std::env::var_os("RSTSCOPE_REQUIRE_CORPUS").is_none(),
+        "{why}, and RSTSCOPE_REQUIRE_CORPUS is set"
+    );
+    eprintln!("skipped: {why}");
+    None
 }
 
 /// Rows of a tab-separated file with a header line, as maps from column name to value.

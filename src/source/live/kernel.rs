@@ -73,11 +73,22 @@ pub fn from_comment(text: &str) -> Vec<KernelReset> {
                 wall_ns: f.next()?.parse().ok()?,
                 src: canonical(f.next()?.parse().ok()?),
                 dst: canonical(f.next()?.parse().ok()?),
-                state: f.next()?.to_owned(),
-                reason: f.next()?.to_owned(),
+                state: identifier(f.next()?)?,
+                reason: identifier(f.next()?)?,
             })
         })
         .collect()
+}
+
+/// The kernel names states and reasons in capitals and underscores (`TCP_CLOSE`, `NO_SOCKET`);
+/// a field with anything else (a damaged or edited comment) is not one of its records.
+fn identifier(field: &str) -> Option<String> {
+    let ok = !field.is_empty()
+        && field.len() <= 64
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    ok.then(|| field.to_owned())
 }
 
 const MARK_SYNC: &str = "rstscope-clock-sync";
@@ -255,10 +266,10 @@ fn read_events(pipe: File, sync_wall: i64, deliver: &(impl Fn(KernelReset) -> bo
             // What the kernel recorded before the stop marker has been read: done.
             Some(Line::Marker { text, .. }) if text.starts_with(MARK_STOP) => return,
             Some(Line::Marker { trace_ns, text }) if text.starts_with(MARK_SYNC) => {
-                let offset = sync_wall - trace_ns;
+                let offset = sync_wall.saturating_sub(trace_ns);
                 offset_ns = Some(offset);
                 for (t, mut reset) in early.drain(..) {
-                    reset.wall_ns = t + offset;
+                    reset.wall_ns = t.saturating_add(offset);
                     if !deliver(reset) {
                         return;
                     }
@@ -269,7 +280,7 @@ fn read_events(pipe: File, sync_wall: i64, deliver: &(impl Fn(KernelReset) -> bo
                 mut reset,
             }) => match offset_ns {
                 Some(offset) => {
-                    reset.wall_ns = trace_ns + offset;
+                    reset.wall_ns = trace_ns.saturating_add(offset);
                     if !deliver(reset) {
                         return;
                     }
@@ -352,7 +363,8 @@ fn parse_seconds(s: &str) -> Option<i64> {
         return None;
     }
     let scale = 10i64.pow(9 - u32::try_from(frac.len()).ok()?);
-    Some(secs * 1_000_000_000 + frac.parse::<i64>().ok()? * scale)
+    secs.checked_mul(1_000_000_000)?
+        .checked_add(frac.parse::<i64>().ok()? * scale)
 }
 
 #[cfg(test)]

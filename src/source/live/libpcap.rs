@@ -633,7 +633,12 @@ impl Handle {
                 let (sec, sub) = (i64::from(hdr.ts.sec), i64::from(hdr.ts.usec));
                 let ts_ns = sec
                     .saturating_mul(1_000_000_000)
-                    .saturating_add(if self.nanos { sub } else { sub * 1000 });
+                    .saturating_add(if self.nanos {
+                        sub
+                    } else {
+                        sub.saturating_mul(1000)
+                    })
+                    .max(*super::super::TS_RANGE_NS.start());
                 Next::Packet {
                     ts_ns,
                     orig_len: hdr.len,

@@ -342,6 +342,8 @@ impl PacketSource for LiveSource {
                 Ok(Pulled::Packet(Packet {
                     frame: *frame,
                     ts_ns,
+                    // A clock before 1970 on a live machine: raised to the epoch above.
+                    ts_clamped: ts_ns == 0,
                     link_type: *link_type,
                     orig_len,
                     data,

@@ -1,4 +1,4 @@
-//! The connection filter typed in the app's filter box.
+//! The connection filter typed in the app's filter box (no egui here: any consumer can apply it).
 //!
 //! Syntax: words separated by spaces; a connection is shown when it matches every word. A word
 //! `key:value` matches one field, a bare word matches any of them, and a leading `-` negates.
