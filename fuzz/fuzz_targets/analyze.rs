@@ -37,5 +37,8 @@ fuzz_target!(|data: &[u8]| {
     report::write_json(&mut pretty, a, error, false, true).unwrap();
     let compact: serde_json::Value = serde_json::from_slice(&compact).unwrap();
     let pretty: serde_json::Value = serde_json::from_slice(&pretty).unwrap();
-    assert_eq!(compact, pretty, "the one-line JSON says what the indented JSON says");
+    assert_eq!(
+        compact, pretty,
+        "the one-line JSON says what the indented JSON says"
+    );
 });

@@ -18,7 +18,9 @@ fn sample() -> &'static Analysis {
     static A: OnceLock<Analysis> = OnceLock::new();
     A.get_or_init(|| {
         let spec = SourceSpec::Bytes("sample".to_owned(), SAMPLE.into());
-        pipeline::analyze(spec, Options::default()).analysis.unwrap()
+        pipeline::analyze(spec, Options::default())
+            .analysis
+            .unwrap()
     })
 }
 

@@ -48,19 +48,37 @@ fn read_all(input: Box<dyn Read + Send>) -> (Vec<Record>, Option<String>) {
     loop {
         match reader.next_packet() {
             Ok(Some(p)) => {
-                assert_eq!(p.frame, records.len() as u64 + 1, "frames are numbered in order");
+                assert_eq!(
+                    p.frame,
+                    records.len() as u64 + 1,
+                    "frames are numbered in order"
+                );
                 assert!(p.ts_ns >= 0, "times are clamped to the documented range");
-                let (frame, ts_ns, link_type, orig_len) = (p.frame, p.ts_ns, p.link_type, p.orig_len);
+                let (frame, ts_ns, link_type, orig_len) =
+                    (p.frame, p.ts_ns, p.link_type, p.orig_len);
                 let data = p.data.to_vec();
                 let offset = reader.offset();
                 assert!(offset > last_offset, "every record moves the reader on");
                 last_offset = offset;
-                records.push(Record { frame, ts_ns, link_type, orig_len, data, offset });
+                records.push(Record {
+                    frame,
+                    ts_ns,
+                    link_type,
+                    orig_len,
+                    data,
+                    offset,
+                });
             }
             Ok(None) => return (records, None),
             Err(e) => {
-                assert!(e.is_partial(), "a reader that opened fails only partially: {e}");
-                assert!(matches!(reader.next_packet(), Ok(None)), "after an error it is finished");
+                assert!(
+                    e.is_partial(),
+                    "a reader that opened fails only partially: {e}"
+                );
+                assert!(
+                    matches!(reader.next_packet(), Ok(None)),
+                    "after an error it is finished"
+                );
                 return (records, Some(message(&e)));
             }
         }
@@ -74,7 +92,11 @@ fn message(e: &SourceError) -> String {
 fuzz_target!(|data: &[u8]| {
     let whole = read_all(Box::new(io::Cursor::new(data.to_vec())));
     let step = usize::from(data.first().copied().unwrap_or(0) % 7) + 1;
-    let trickled = read_all(Box::new(Trickle { data: data.to_vec(), at: 0, step }));
+    let trickled = read_all(Box::new(Trickle {
+        data: data.to_vec(),
+        at: 0,
+        step,
+    }));
     assert_eq!(whole, trickled, "a slow pipe reads what a file reads");
     // Input that is already gzip is read as it is above; plain input, compressed, reads alike.
     if !data.starts_with(&[0x1f, 0x8b]) {
