@@ -96,6 +96,8 @@ pub struct Outcome {
 pub struct Handle {
     pub events: Receiver<Event>,
     cancel: Arc<AtomicBool>,
+    /// The reader thread, which joins the flow thread before it ends.
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Handle {
@@ -119,33 +121,47 @@ pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle
     let spawned = thread::Builder::new()
         .name("rstscope-reader".to_owned())
         .spawn(move || run(&spec, options, &out, &cancel_flag));
-    if let Err(e) = spawned {
-        let (tx, rx) = unbounded();
-        let _ = tx.send(Event::End(Box::new(Outcome {
-            analysis: None,
-            error: Some(SourceError::Io {
-                offset: 0,
-                cause: e,
-            }),
-        })));
-        return Handle { events: rx, cancel };
+    let thread = match spawned {
+        Ok(t) => t,
+        Err(e) => {
+            let (tx, rx) = unbounded();
+            let _ = tx.send(Event::End(Box::new(Outcome {
+                analysis: None,
+                error: Some(SourceError::Io {
+                    offset: 0,
+                    cause: e,
+                }),
+            })));
+            return Handle {
+                events: rx,
+                cancel,
+                thread: None,
+            };
+        }
+    };
+    Handle {
+        events,
+        cancel,
+        thread: Some(thread),
     }
-    Handle { events, cancel }
 }
 
-/// Runs an analysis to its end on this thread's caller, returning the outcome. Convenient for
-/// tests and the CLI; events other than `End` are dropped.
+/// Runs an analysis to its end on this thread's caller, returning the outcome once both worker
+/// threads have ended (and freed what they held). Convenient for tests, the CLI and the fuzz
+/// targets; events other than `End` are dropped.
 pub fn analyze(spec: SourceSpec, options: Options) -> Outcome {
-    let handle = start(spec, options, None);
-    for event in &handle.events {
-        if let Event::End(outcome) = event {
-            return *outcome;
-        }
+    let mut handle = start(spec, options, None);
+    let outcome = handle.events.iter().find_map(|event| match event {
+        Event::End(outcome) => Some(*outcome),
+        _ => None,
+    });
+    if let Some(t) = handle.thread.take() {
+        let _ = t.join();
     }
-    Outcome {
+    outcome.unwrap_or(Outcome {
         analysis: None,
         error: None,
-    }
+    })
 }
 
 #[derive(Clone)]
