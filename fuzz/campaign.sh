@@ -7,6 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=$1; shift
+host=$(rustc -vV | sed -n 's/^host: //p')
 mkdir -p fuzz/logs
 for t in "$@"; do
   log=fuzz/logs/$t.log
@@ -14,9 +15,16 @@ for t in "$@"; do
   end=$(( $(date +%s) + seconds ))
   while left=$(( end - $(date +%s) )); [ "$left" -gt 5 ]; do
     mkdir -p "fuzz/artifacts/$t"
-    "fuzz/target/x86_64-unknown-linux-gnu/release/$t" -artifact_prefix="fuzz/artifacts/$t/" \
+    started=$(date +%s)
+    "fuzz/target/$host/release/$t" -artifact_prefix="fuzz/artifacts/$t/" \
       -max_total_time="$left" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=20 \
       -dict=fuzz/capture.dict -max_len=262144 -print_final_stats=1 "fuzz/corpus/$t" >>"$log" 2>&1
-    echo "== exit $? at $(date +%s)" >>"$log"
+    status=$?
+    echo "== exit $status at $(date +%s)" >>"$log"
+    # A binary that is missing or crashes at once would otherwise be restarted in a loop.
+    if [ "$status" -ge 126 ] || [ $(( $(date +%s) - started )) -lt 2 ]; then
+      echo "== giving up on $t" >>"$log"
+      break
+    fi
   done
 done

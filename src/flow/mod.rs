@@ -239,8 +239,12 @@ pub struct Connection {
     pub role_basis: RoleBasis,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// The earliest and the latest packet time seen (not the first and last in file order).
     pub first_ts_ns: i64,
     pub last_ts_ns: i64,
+    /// The time of the last packet in file order, which idle gaps are measured from.
+    #[serde(skip)]
+    pub prev_ts_ns: i64,
     pub dirs: [Direction; 2],
     pub handshake: Handshake,
     pub idle_gaps: Vec<IdleGap>,
@@ -621,6 +625,7 @@ impl FlowTracker {
             last_frame: frame,
             first_ts_ns: ts_ns,
             last_ts_ns: ts_ns,
+            prev_ts_ns: ts_ns,
             dirs: [Direction::default(), Direction::default()],
             handshake: Handshake::default(),
             idle_gaps: Vec::new(),
@@ -674,7 +679,8 @@ fn update(
     let (rst, ack) = (f & flags::RST != 0, f & flags::ACK != 0);
 
     if conn.dirs.iter().any(|d| d.packets > 0) {
-        let gap = ts_ns.saturating_sub(conn.last_ts_ns);
+        // Silence since the packet before this one in the capture, as the gap's frames say.
+        let gap = ts_ns.saturating_sub(conn.prev_ts_ns);
         if gap >= idle_gap_ns {
             conn.idle_gaps.push(IdleGap {
                 after_frame: conn.last_frame,
@@ -684,8 +690,9 @@ fn update(
         }
     }
     conn.last_frame = frame;
-    // The latest and earliest times seen: a packet stamped earlier than the one before it (a
-    // clock stepped back) leaves a gap of zero rather than a negative one.
+    conn.prev_ts_ns = ts_ns;
+    // The span runs from the earliest time seen to the latest, whatever the order: a packet
+    // stamped earlier than the one before it (a clock stepped back) makes no negative span.
     conn.last_ts_ns = conn.last_ts_ns.max(ts_ns);
     conn.first_ts_ns = conn.first_ts_ns.min(ts_ns);
 

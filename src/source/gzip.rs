@@ -4,7 +4,7 @@
 //! returns the error and drops everything that same call had decoded, up to the caller's whole
 //! buffer. A gzip capture damaged half-way then lost the records before the damage: the fuzz
 //! target `read_capture` found a file that gave 0 records read whole and 6 read a few bytes at
-//! a time. Here flate2's `Decompress` (the same miniz_oxide inflater) is driven directly, so the
+//! a time. Here flate2's `Decompress` (the same `miniz_oxide` inflater) is driven directly, so the
 //! bytes decoded before an error are returned first and the error comes on the next read. The
 //! member framing around it (header fields, CRC-32 and length trailer, several members one
 //! after another, as `cat a.gz b.gz` makes) is what is written by hand; it is about a hundred
@@ -20,6 +20,7 @@ const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
+const IN_HEADER: &str = "it ends inside a gzip header";
 
 enum State {
     /// At the start of a member (its header not yet read).
@@ -52,44 +53,60 @@ impl<R: BufRead> GzipReader<R> {
         }
     }
 
-    fn byte(&mut self) -> io::Result<u8> {
+    /// The next byte, `None` at the end of the input.
+    fn next_byte(&mut self) -> io::Result<Option<u8>> {
         let mut b = [0u8; 1];
-        self.inner
-            .read_exact(&mut b)
-            .map_err(|_| damaged("it ends inside a gzip header"))?;
-        Ok(b[0])
+        loop {
+            match self.inner.read(&mut b) {
+                Ok(0) => return Ok(None),
+                Ok(_) => return Ok(Some(b[0])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next byte of a header or trailer; the input ending there is damage (`what`).
+    fn byte(&mut self, what: &str) -> io::Result<u8> {
+        self.next_byte()?.ok_or_else(|| damaged(what))
     }
 
     fn skip(&mut self, n: usize) -> io::Result<()> {
         for _ in 0..n {
-            self.byte()?;
+            self.byte(IN_HEADER)?;
         }
         Ok(())
     }
 
     /// Skips a zero-terminated field without keeping it (a hostile name may be endless).
     fn skip_string(&mut self) -> io::Result<()> {
-        while self.byte()? != 0 {}
+        while self.byte(IN_HEADER)? != 0 {}
         Ok(())
     }
 
     /// Reads a member header; `false` at the end of the input after at least one member.
     fn header(&mut self) -> io::Result<bool> {
-        let head = self.inner.fill_buf()?;
-        if head.is_empty() && self.one_read {
-            return Ok(false);
-        }
-        if self.one_read && !head.starts_with(&MAGIC[..head.len().min(2)]) {
-            // gzip(1) ignores what follows the last member ("trailing garbage ignored"), and
-            // tape padding is zeros: so does this.
-            return Ok(false);
-        }
         let mut fixed = [0u8; 10];
-        for b in &mut fixed {
-            *b = self.byte()?;
-        }
-        if fixed[..2] != MAGIC {
-            return Err(damaged("a gzip member does not start with the gzip magic"));
+        if self.one_read {
+            // Another member, or the end. gzip(1) ignores what follows the last member
+            // ("trailing garbage ignored"; tape padding is zeros), and so does this, however
+            // the bytes arrive.
+            for (slot, want) in fixed.iter_mut().zip(MAGIC) {
+                match self.next_byte()? {
+                    Some(b) if b == want => *slot = b,
+                    _ => return Ok(false),
+                }
+            }
+            for b in &mut fixed[2..] {
+                *b = self.byte(IN_HEADER)?;
+            }
+        } else {
+            for b in &mut fixed {
+                *b = self.byte(IN_HEADER)?;
+            }
+            if fixed[..2] != MAGIC {
+                return Err(damaged("a gzip member does not start with the gzip magic"));
+            }
         }
         if fixed[2] != DEFLATE {
             return Err(damaged(&format!(
@@ -99,7 +116,7 @@ impl<R: BufRead> GzipReader<R> {
         }
         let flags = fixed[3];
         if flags & FEXTRA != 0 {
-            let len = u16::from_le_bytes([self.byte()?, self.byte()?]);
+            let len = u16::from_le_bytes([self.byte(IN_HEADER)?, self.byte(IN_HEADER)?]);
             self.skip(usize::from(len))?;
         }
         if flags & FNAME != 0 {
@@ -119,9 +136,7 @@ impl<R: BufRead> GzipReader<R> {
     fn trailer(&mut self) -> io::Result<()> {
         let mut t = [0u8; 8];
         for b in &mut t {
-            *b = self
-                .byte()
-                .map_err(|_| damaged("it ends inside a gzip trailer"))?;
+            *b = self.byte("it ends inside a gzip trailer")?;
         }
         let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
         let size = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
@@ -154,9 +169,9 @@ impl<R: BufRead> GzipReader<R> {
                 Ok(_) if written > 0 => return Ok(written),
                 Ok(_) if at_eof => damaged("it ends inside the compressed data"),
                 Ok(_) if consumed > 0 => continue,
-                // Neither input taken nor output made with input at hand: cannot go on.
-                Ok(_) => damaged("corrupt deflate data"),
-                Err(_) => damaged("corrupt deflate data"),
+                // An inflate error, or neither input taken nor output made with input at
+                // hand: it cannot go on.
+                Ok(_) | Err(_) => damaged("corrupt deflate data"),
             };
             self.state = State::Done;
             if written > 0 {
@@ -303,5 +318,18 @@ mod tests {
         let mut gz = gzip(b"abc");
         gz.extend([0u8; 512]);
         assert_eq!(read_all(&gz), (b"abc".to_vec(), None));
+    }
+
+    /// Trailing bytes that start like a member (0x1f) but are not one end the stream the same
+    /// way whether they arrive together or one at a time (found by review).
+    #[test]
+    fn trailing_garbage_ends_the_stream_however_it_arrives() {
+        let mut gz = gzip(b"abc");
+        gz.extend([0x1f, 0x00, 0x42]);
+        assert_eq!(read_all(&gz), (b"abc".to_vec(), None));
+        let mut r = GzipReader::new(io::BufReader::with_capacity(1, &gz[..]));
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc");
     }
 }

@@ -80,14 +80,15 @@ pub fn from_comment(text: &str) -> Vec<KernelReset> {
         .collect()
 }
 
-/// The kernel names states and reasons in capitals and underscores (`TCP_CLOSE`, `NO_SOCKET`);
-/// a field with anything else (a damaged or edited comment) is not one of its records.
+/// The kernel names states and reasons as identifiers (`TCP_CLOSE`, `NO_SOCKET`, or a number
+/// such as `0x1f` for one it has no name for); a field with anything else (a damaged or edited
+/// comment: spaces, control characters, nothing) is not one of its records.
 fn identifier(field: &str) -> Option<String> {
     let ok = !field.is_empty()
         && field.len() <= 64
         && field
             .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     ok.then(|| field.to_owned())
 }
 

@@ -337,8 +337,10 @@ impl PacketSource for LiveSource {
                     *writer = None;
                     *save_error = Some(save_failed(info, *frame, &e));
                 }
-                first_ts_ns.get_or_insert(ts_ns);
-                *last_ts_ns = ts_ns;
+                // Earliest and latest, as for files (a clock stepped back mid-capture).
+                let first = first_ts_ns.get_or_insert(ts_ns);
+                *first = (*first).min(ts_ns);
+                *last_ts_ns = (*last_ts_ns).max(ts_ns);
                 Ok(Pulled::Packet(Packet {
                     frame: *frame,
                     ts_ns,
