@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rstscope::pipeline::{self, Options};
@@ -28,20 +28,25 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `rstscope analyze` under a 200 MiB address-space limit: rstscope needs under 100 MiB for a
-/// small file, and an allocation sized by a header's claim (128 MiB or more) aborts it.
-fn analyze_limited(args: &[&str], input: Option<&Path>) -> (Output, Duration) {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("ulimit -v 204800 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_rstscope"))
-        .args(args);
-    if let Some(p) = input {
-        cmd.arg(p);
-    }
+/// Runs `rstscope analyze` on `bytes` (saved as `name`) under a 200 MiB address-space limit:
+/// rstscope needs under 100 MiB for a small file, and an allocation sized by a header's claim
+/// (128 MiB or more) aborts it. It must end within 5 s with exit 1 and say `expected`.
+fn stops_at_once(name: &str, bytes: &[u8], expected: &str) {
+    let path = temp(name);
+    std::fs::write(&path, bytes).unwrap();
     let started = Instant::now();
-    let out = cmd.output().unwrap();
-    (out, started.elapsed())
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 204800 && exec \"$0\" analyze \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_rstscope"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 /// A pcap file header (little-endian, microseconds) with the given snapshot length and link
@@ -97,18 +102,11 @@ fn a_huge_snaplen_in_the_file_header_does_not_raise_the_record_limit() {
     let mut f = pcap_header(u32::MAX, 1);
     pcap_record(&mut f, 0, 0xFFFF_FFF0, 0xFFFF_FFF0, &[]);
     assert_eq!(f.len(), 40);
-    let path = temp("huge-snaplen.pcap");
-    std::fs::write(&path, &f).unwrap();
-    let (out, took) = analyze_limited(&["analyze"], Some(&path));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(
-            "stopped at byte 24: a record claims 4294967280 captured bytes, more than the maximum of 262144"
-        ),
-        "{stderr}"
+    stops_at_once(
+        "huge-snaplen.pcap",
+        &f,
+        "stopped at byte 24: a record claims 4294967280 captured bytes, more than the maximum of 262144",
     );
-    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 /// A claim within libpcap's limit but past the end of a tiny file: the buffer grows with the
@@ -119,26 +117,19 @@ fn a_record_longer_than_the_file_ends_at_once() {
     const CLAIM: u32 = 128 << 20;
     let mut f = pcap_header(CLAIM, 231);
     pcap_record(&mut f, 0, CLAIM, CLAIM, &[0xAB; 8]);
-    let path = temp("long-claim.pcap");
-    std::fs::write(&path, &f).unwrap();
-    let (out, took) = analyze_limited(&["analyze"], Some(&path));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(
-            "stopped at byte 24: the file ends inside a packet record (8 of 134217728 captured bytes present)"
-        ),
-        "{stderr}"
+    stops_at_once(
+        "long-claim.pcap",
+        &f,
+        "stopped at byte 24: the file ends inside a packet record (8 of 134217728 captured bytes present)",
     );
-    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
-/// A reader that hands out one byte per call, like a slow pipe.
-struct OneByte(io::Cursor<Vec<u8>>);
+/// A reader that hands out at most `.1` bytes per call, like a slow pipe.
+struct Chunked(io::Cursor<Vec<u8>>, usize);
 
-impl Read for OneByte {
+impl Read for Chunked {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(1);
+        let n = buf.len().min(self.1);
         self.0.read(&mut buf[..n])
     }
 }
@@ -166,7 +157,7 @@ fn gzip_on_a_pipe_that_delivers_one_byte_at_a_time_is_read() {
     let plain = std::fs::read(sample("busy-one-reset.pcapng")).unwrap();
     let gz = gzip(&plain);
     let at_once = count_records(Box::new(io::Cursor::new(gz.clone())));
-    let trickled = count_records(Box::new(OneByte(io::Cursor::new(gz))));
+    let trickled = count_records(Box::new(Chunked(io::Cursor::new(gz), 1)));
     assert!(at_once > 100);
     assert_eq!(at_once, trickled);
 }
@@ -432,16 +423,6 @@ fn a_damaged_gzip_capture_keeps_the_records_before_the_damage() {
             err,
             "stopped at byte 594 of the decompressed stream: the gzip data is cut or damaged (corrupt deflate data)"
         );
-    }
-}
-
-/// A reader that hands out at most `.1` bytes per call.
-struct Chunked(io::Cursor<Vec<u8>>, usize);
-
-impl Read for Chunked {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.1);
-        self.0.read(&mut buf[..n])
     }
 }
 

@@ -423,20 +423,13 @@ impl PacketSource for CaptureReader {
     }
 }
 
-/// A gzip stream that is cut or corrupt makes the decompressor fail a read: that is damage to
-/// the capture, reported as such ("stopped at byte N of the decompressed stream"), not a read
-/// error of the disk or pipe, which keeps its own kinds and its own message.
+/// A gzip stream that is cut or corrupt makes the decompressor fail a read with
+/// `InvalidData` (`gzip::GzipReader` reports all damage so): that is damage to the capture,
+/// reported as such ("stopped at byte N of the decompressed stream"), not a read error of the
+/// disk or pipe, which keeps its own kind and its own message.
 fn decompression_failed(err: SourceError, gzip: bool) -> SourceError {
     match err {
-        SourceError::Io { offset, cause }
-            if gzip
-                && matches!(
-                    cause.kind(),
-                    io::ErrorKind::InvalidInput
-                        | io::ErrorKind::InvalidData
-                        | io::ErrorKind::UnexpectedEof
-                ) =>
-        {
+        SourceError::Io { offset, cause } if gzip && cause.kind() == io::ErrorKind::InvalidData => {
             SourceError::Stopped {
                 offset,
                 compressed: true,

@@ -637,8 +637,7 @@ impl Handle {
                         sub
                     } else {
                         sub.saturating_mul(1000)
-                    })
-                    .max(*super::super::TS_RANGE_NS.start());
+                    });
                 Next::Packet {
                     ts_ns,
                     orig_len: hdr.len,

@@ -326,11 +326,14 @@ impl PacketSource for LiveSource {
         } = self;
         match handle.next_packet() {
             libpcap::Next::Packet {
-                ts_ns,
+                ts_ns: raw_ts_ns,
                 orig_len,
                 data,
             } => {
                 *frame += 1;
+                // A clock before 1970 on a live machine: raised to the epoch, as files are.
+                let ts_clamped = raw_ts_ns < *crate::source::TS_RANGE_NS.start();
+                let ts_ns = raw_ts_ns.max(*crate::source::TS_RANGE_NS.start());
                 if let Some(w) = writer
                     && let Err(e) = w.packet(ts_ns, orig_len, data)
                 {
@@ -344,8 +347,7 @@ impl PacketSource for LiveSource {
                 Ok(Pulled::Packet(Packet {
                     frame: *frame,
                     ts_ns,
-                    // A clock before 1970 on a live machine: raised to the epoch above.
-                    ts_clamped: ts_ns == 0,
+                    ts_clamped,
                     link_type: *link_type,
                     orig_len,
                     data,
