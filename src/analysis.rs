@@ -31,7 +31,7 @@ pub struct Analysis {
     /// Packet records per connection id (empty vectors when retention is off).
     pub packets: Vec<Vec<PacketRecord>>,
     /// Per connection id: why it was reset (`None` for graceful or open connections).
-    pub diagnoses: Vec<Option<Diagnosis>>,
+    pub diagnoses: Vec<Option<Box<Diagnosis>>>,
     /// Events that span connections (`mass-reset`).
     pub incidents: Vec<Incident>,
     pub warnings: Vec<Warning>,

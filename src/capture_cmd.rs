@@ -255,7 +255,7 @@ impl Printer {
         self.emit(|out| {
             if json {
                 let line =
-                    serde_json::json!({ "event": event, "connection": Conn::new(&c, Some(d)) });
+                    serde_json::json!({ "event": event, "connection": Conn::new(&c, Some(d), true) });
                 writeln!(out, "{line}")
             } else {
                 let when = c
@@ -265,7 +265,7 @@ impl Printer {
                     .map_or(c.last_ts_ns, |r| r.ts_ns);
                 let label = if event == "reset" { "" } else { " (updated)" };
                 writeln!(out, "[{}]{label}", clock(when))?;
-                report::write_reset_block(out, &c, Some(d), None)?;
+                report::write_reset_block(out, &c, Some(d), None, true)?;
                 writeln!(out)
             }
         });
@@ -279,9 +279,9 @@ impl Printer {
             .iter()
             .filter_map(|i| self.conns.get(i).cloned())
             .collect();
-        let diags: Vec<Option<Diagnosis>> = conns
+        let diags: Vec<Option<Box<Diagnosis>>> = conns
             .iter()
-            .map(|c| self.diagnoses.get(&c.id).cloned())
+            .map(|c| self.diagnoses.get(&c.id).cloned().map(Box::new))
             .collect();
         let found = rstscope::diagnose::incidents(&conns, &diags);
         for inc in &found {

@@ -178,7 +178,7 @@ mod tests {
     use crate::decode::{TcpSegment, flags};
     use crate::flow::{FlowConfig, FlowTracker};
 
-    fn conns() -> (Vec<Connection>, Vec<Option<Diagnosis>>) {
+    fn conns() -> (Vec<Connection>, Vec<Option<Box<Diagnosis>>>) {
         let mut t = FlowTracker::new(FlowConfig::default());
         let mk = |src: &str, dst: &str, f: u8, seq: u32, ack: u32| {
             TcpSegment::test(src, dst, f, seq, ack, 0)
@@ -209,7 +209,7 @@ mod tests {
         let (c, d) = conns();
         let f = Filter::parse(text).unwrap();
         c.iter()
-            .filter(|c| f.matches(c, d[c.id as usize].as_ref()))
+            .filter(|c| f.matches(c, d[c.id as usize].as_deref()))
             .map(|c| c.id)
             .collect()
     }

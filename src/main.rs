@@ -44,6 +44,8 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+// Command-line switches.
+#[allow(clippy::struct_excessive_bools)]
 struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
@@ -60,15 +62,25 @@ struct AnalyzeArgs {
     /// Indent the JSON even when the output is not a terminal.
     #[arg(long)]
     pretty: bool,
+    /// Repeat each cause's explanation and fixes in every reset connection, rather than once
+    /// per cause (in the JSON's `causes` table, at the end of the text report).
+    #[arg(long)]
+    verbose_text: bool,
     /// Print measurements (time, packets, bytes retained per packet) on standard error.
     #[arg(long)]
     stats: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+// Shown by --help as written: no Markdown.
+#[allow(clippy::doc_markdown)]
 enum Format {
     Text,
+    /// One JSON document per capture (schema `rstscope.analysis/2`).
     Json,
+    /// One JSON record per line: the source, each connection, each cause, incident and
+    /// warning (schema `rstscope.lines/1`), for `jq`, DuckDB and pipes.
+    Jsonl,
 }
 
 fn main() -> ExitCode {
@@ -118,7 +130,12 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let options = Options {
         flow: FlowConfig {
             idle_gap_ns: (args.idle_gap * 1e9).round() as i64,
-            ..FlowConfig::default()
+            // Two captures of the same traffic are compared packet by packet.
+            ..if args.files.len() == 2 {
+                FlowConfig::every_record()
+            } else {
+                FlowConfig::default()
+            }
         },
         ..Options::default()
     };
@@ -128,6 +145,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut status = Status::Ok;
     let many_json = args.format == Format::Json && args.files.len() > 1;
+    let report_options = report::ReportOptions {
+        resets_only: args.resets_only,
+        verbose_text: args.verbose_text,
+    };
     let mut first = true;
     let result: io::Result<()> = (|| {
         if many_json {
@@ -137,7 +158,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         // and a server capture), each serves as proof for the other's diagnoses.
         let two_point = args.files.len() == 2;
         let mut done: Vec<(&String, pipeline::Outcome)> = Vec::new();
-        for name in &args.files {
+        for (i, name) in args.files.iter().enumerate() {
             let started = Instant::now();
             let outcome = pipeline::analyze(SourceSpec::from_arg(name), options);
             if let (true, Some(a)) = (args.stats, &outcome.analysis) {
@@ -147,8 +168,20 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 done.push((name, outcome));
             } else {
                 status = status.max(write_one(
-                    &mut out, args, name, &outcome, pretty, many_json, &mut first,
+                    &mut out,
+                    args.format,
+                    report_options,
+                    name,
+                    &outcome,
+                    pretty,
+                    many_json,
+                    &mut first,
                 )?);
+                if i + 1 == args.files.len() {
+                    // The process ends next: freeing a million connections one by one would
+                    // take most of a second for nothing.
+                    std::mem::forget(outcome);
+                }
             }
         }
         if let [(na, oa), (nb, ob)] = &mut done[..]
@@ -166,7 +199,14 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         }
         for (name, outcome) in &done {
             status = status.max(write_one(
-                &mut out, args, name, outcome, pretty, many_json, &mut first,
+                &mut out,
+                args.format,
+                report_options,
+                name,
+                outcome,
+                pretty,
+                many_json,
+                &mut first,
             )?);
         }
         if many_json {
@@ -187,9 +227,11 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
 }
 
 /// Writes one capture's report; returns how well its reading went.
+#[allow(clippy::too_many_arguments)]
 fn write_one(
     out: &mut dyn Write,
-    args: &AnalyzeArgs,
+    format: Format,
+    options: report::ReportOptions,
     name: &str,
     outcome: &pipeline::Outcome,
     pretty: bool,
@@ -210,18 +252,19 @@ fn write_one(
         eprintln!("rstscope: {name}: {e}; results up to there follow");
         status = Status::Partial;
     }
-    match args.format {
+    match format {
         Format::Json => {
             if many_json && !*first {
                 writeln!(out, ",")?;
             }
-            report::write_json(out, analysis, error, args.resets_only, pretty)?;
+            report::write_json(out, analysis, error, options, pretty)?;
         }
+        Format::Jsonl => report::write_lines(out, analysis, error, options)?,
         Format::Text => {
             if !*first {
                 writeln!(out)?;
             }
-            report::write_text(out, analysis, error, args.resets_only)?;
+            report::write_text(out, analysis, error, options)?;
         }
     }
     *first = false;

@@ -32,7 +32,7 @@ fn json_report_has_the_documented_shape() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out.stdout);
-    assert_eq!(v["schema"], "rstscope.analysis/1");
+    assert_eq!(v["schema"], "rstscope.analysis/2");
     assert_eq!(v["source"]["complete"], true);
     let c = &v["connections"][0];
     for key in [
@@ -220,7 +220,121 @@ fn diagnosis_leads_each_reset_block_in_text() {
         text.contains("The server's kernel had no socket for this connection any more when the client's packet (frame 8) arrived"),
         "{text}"
     );
-    assert!(text.contains("fix: "), "{text}");
+    // What to change: once per cause at the end, or in the block with --verbose-text.
+    let (_, fixes) = text.split_once("What to change, by cause:").unwrap();
+    assert!(fixes.contains("no-socket ("), "{fixes}");
+    assert!(fixes.contains("fix: "), "{fixes}");
+    assert_eq!(
+        text.matches("fix: ").count(),
+        fixes.matches("fix: ").count()
+    );
+    let verbose = bin()
+        .args(["analyze", "--verbose-text"])
+        .arg(sample("no-socket-server-restart.pcap"))
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&verbose.stdout);
+    assert!(!verbose.contains("What to change, by cause:"), "{verbose}");
+    let (_, block) = verbose.split_once("\nconnection ").unwrap();
+    assert!(block.contains("  fix: "), "{block}");
+}
+
+#[test]
+fn causes_are_explained_once_unless_verbose() {
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .args(["analyze", "--format", "json"])
+            .args(extra)
+            .arg(sample("mass-reset-server-killed.pcap"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        json(&out.stdout)
+    };
+    let v = run(&[]);
+    let causes = v["causes"].as_object().unwrap();
+    let reset: Vec<&serde_json::Value> = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["diagnosis"].is_null())
+        .collect();
+    assert!(reset.len() >= 3, "the sample resets several connections");
+    for c in &reset {
+        let d = &c["diagnosis"];
+        assert!(
+            d.get("explanation").is_none() && d.get("fixes").is_none(),
+            "{d}"
+        );
+        let cause = d["cause"].as_str().unwrap();
+        let text = &causes[cause];
+        assert!(text["explanation"].as_str().unwrap().len() > 40, "{text}");
+        assert!(!text["fixes"].as_array().unwrap().is_empty());
+    }
+    // Only the causes named: a verdict's or an alternative's.
+    assert!(causes.len() <= 11);
+    assert!(!causes.contains_key("refused"), "{causes:?}");
+    let verbose = run(&["--verbose-text"]);
+    let d = verbose["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| !c["diagnosis"].is_null())
+        .map(|c| &c["diagnosis"])
+        .unwrap();
+    let cause = d["cause"].as_str().unwrap();
+    assert_eq!(d["explanation"], causes[cause]["explanation"]);
+    assert_eq!(d["fixes"], causes[cause]["fixes"]);
+}
+
+#[test]
+fn jsonl_is_one_record_per_line_with_the_documents_content() {
+    let name = "mass-reset-server-killed.pcap";
+    let lines = bin()
+        .args(["analyze", "--format", "jsonl"])
+        .arg(sample(name))
+        .output()
+        .unwrap();
+    assert!(lines.status.success());
+    let doc = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(sample(name))
+        .output()
+        .unwrap();
+    let doc = json(&doc.stdout);
+    let records: Vec<serde_json::Value> = String::from_utf8(lines.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records[0]["record"], "source");
+    assert_eq!(records[0]["schema"], "rstscope.lines/1");
+    assert_eq!(records[0]["frames"], doc["source"]["frames"]);
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|r| r["record"] == kind).collect()
+    };
+    let conns = of("connection");
+    let doc_conns = doc["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), doc_conns.len());
+    for (line, c) in conns.iter().zip(doc_conns) {
+        let mut line = (*line).clone();
+        let obj = line.as_object_mut().unwrap();
+        assert_eq!(
+            obj.remove("capture").unwrap(),
+            serde_json::json!(doc["source"]["name"])
+        );
+        obj.remove("record");
+        assert_eq!(&line, c);
+    }
+    assert_eq!(of("cause").len(), doc["causes"].as_object().unwrap().len());
+    let incidents = of("incident");
+    assert_eq!(incidents.len(), doc["incidents"].as_array().unwrap().len());
+    assert!(!incidents.is_empty(), "the sample holds a mass reset");
+    assert_eq!(incidents[0]["index"], 0);
+    assert_eq!(
+        incidents[0]["connections"],
+        doc["incidents"][0]["connections"]
+    );
 }
 
 #[test]

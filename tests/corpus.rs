@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::{analyze, corpus, tsv};
+use common::{analyze, analyze_every_record, corpus, tsv};
 use rstscope::analysis::Analysis;
 use rstscope::decode::flags;
 use rstscope::flow::PacketRecord;
@@ -302,7 +302,7 @@ fn decoded_tcp_fields_agree_with_tcpdump() {
         let Ok(out) = std::fs::read_to_string(dir.join(&row["out"])) else {
             continue;
         };
-        let outcome = analyze(&dir.join(&row["pcap"]));
+        let outcome = analyze_every_record(&dir.join(&row["pcap"]));
         let Some(a) = outcome.analysis else {
             failures.push(format!("{}: not opened: {:?}", row["name"], outcome.error));
             continue;

@@ -69,7 +69,7 @@ fn every_rst_bearing_capture_is_diagnosed_and_the_causes_are_counted() {
                 );
                 assert!(!alt.why.is_empty() && !alt.tell_apart.is_empty());
             }
-            assert!(!d.fixes.is_empty());
+            assert!(!d.fixes().is_empty());
             diagnosed += 1;
             *by_cause.entry(d.cause.id()).or_default() += 1;
             *by_kind

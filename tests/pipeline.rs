@@ -242,7 +242,7 @@ fn bounded_records_stream_the_start_and_the_latest_packets() {
         update_interval: Duration::ZERO,
         flow: FlowConfig {
             record_limit: Some(limit),
-            ..FlowConfig::default()
+            ..FlowConfig::every_record()
         },
         ..Options::default()
     };

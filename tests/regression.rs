@@ -254,7 +254,13 @@ fn time_offsets_near_the_limits_are_clamped_and_spans_never_wrap() {
     assert_eq!(a.connections.len(), 4);
     assert!(a.incidents.is_empty(), "{:?}", a.incidents);
     let mut text = Vec::new();
-    rstscope::report::write_text(&mut text, &a, None, false).unwrap();
+    rstscope::report::write_text(
+        &mut text,
+        &a,
+        None,
+        rstscope::report::ReportOptions::default(),
+    )
+    .unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains(
@@ -336,7 +342,7 @@ fn with_kernel_record(rst_us: u64, wall_ns: i64) -> rstscope::diagnose::Diagnosi
     f.extend_from_slice(&isb);
     f.extend_from_slice(&total.to_le_bytes());
     let mut a = analyze_bytes(f).analysis.unwrap();
-    a.diagnoses.remove(0).unwrap()
+    *a.diagnoses.remove(0).unwrap()
 }
 
 /// Issue 11: a cut gzip capture said "read error at byte N: incomplete deflate stream" instead

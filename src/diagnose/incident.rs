@@ -154,7 +154,11 @@ fn same_age(idle: &[f64]) -> bool {
 // One pass over each host's resets, with its tests in order: splitting it would pass the
 // group's figures between functions.
 #[allow(clippy::too_many_lines)]
-pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64) -> Vec<Incident> {
+pub fn find(
+    conns: &[Connection],
+    diagnoses: &[Option<Box<Diagnosis>>],
+    span_ns: i64,
+) -> Vec<Incident> {
     let mut by_host: BTreeMap<IpAddr, Vec<Candidate>> = BTreeMap::new();
     for (c, d) in conns.iter().zip(diagnoses) {
         let Some(d) = d else { continue };
@@ -270,7 +274,11 @@ pub fn find(conns: &[Connection], diagnoses: &[Option<Diagnosis>], span_ns: i64)
 
 /// Counts the members' causes again, after they were judged knowing they went down together
 /// (or the kernel's record overruled one).
-pub fn recount(incidents: &mut [Incident], conns: &[Connection], diagnoses: &[Option<Diagnosis>]) {
+pub fn recount(
+    incidents: &mut [Incident],
+    conns: &[Connection],
+    diagnoses: &[Option<Box<Diagnosis>>],
+) {
     let index: std::collections::HashMap<u32, usize> =
         conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     for inc in incidents {

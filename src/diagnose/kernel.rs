@@ -203,8 +203,6 @@ fn overrule(d: &mut Diagnosis, cause: Cause, reason: &str, meaning: &str, frame:
     );
     d.alternatives.clear();
     d.sender_doubt = None;
-    cause.explanation().clone_into(&mut d.explanation);
-    d.fixes = cause.fixes().iter().map(|f| (*f).to_owned()).collect();
     d.evidence.push(super::Evidence {
         frame,
         note: format!("tcp:tcp_send_reset on this machine: reason {reason}"),

@@ -152,15 +152,27 @@ pub struct Diagnosis {
     /// incident rules weigh: a timer does not fire on a request waiting for an answer).
     #[serde(skip)]
     pub request_pending: bool,
-    /// One sentence: who sent it and why.
+    /// One sentence: who sent it and why. The cause's explanation and fixes are the same for
+    /// every connection it resets: [`Diagnosis::explanation`], [`Diagnosis::fixes`] (the JSON
+    /// report states them once, in its `causes` table).
     pub summary: String,
-    pub explanation: String,
-    pub fixes: Vec<String>,
     /// What evidence would settle it, when the verdict is not certain.
     pub would_settle: Option<String>,
     /// The kernel's own record of sending this RST (live capture with kernel reasons).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<kernel::KernelWord>,
+}
+
+impl Diagnosis {
+    /// The cause in plain words.
+    pub fn explanation(&self) -> &'static str {
+        self.cause.explanation()
+    }
+
+    /// What to change so that the cause goes away.
+    pub fn fixes(&self) -> &'static [&'static str] {
+        self.cause.fixes()
+    }
 }
 
 /// Words for a hop distance estimated from a TTL: "no router between it and the capture point",
@@ -219,7 +231,7 @@ fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpA
 
 /// Incidents among diagnosed connections (for a live view that has no packet records at
 /// hand): see [`incident::find`].
-pub fn incidents(conns: &[Connection], diagnoses: &[Option<Diagnosis>]) -> Vec<Incident> {
+pub fn incidents(conns: &[Connection], diagnoses: &[Option<Box<Diagnosis>>]) -> Vec<Incident> {
     let span = conns
         .iter()
         .map(|c| c.first_ts_ns)
@@ -237,7 +249,7 @@ pub fn incidents(conns: &[Connection], diagnoses: &[Option<Diagnosis>]) -> Vec<I
 pub fn diagnose_all(
     conns: &[Connection],
     packets: &[Vec<PacketRecord>],
-) -> (Vec<Option<Diagnosis>>, Vec<Incident>) {
+) -> (Vec<Option<Box<Diagnosis>>>, Vec<Incident>) {
     let ttls = host_ttls(conns, packets);
     let records = |c: &Connection| packets.get(c.id as usize).map_or(&[][..], Vec::as_slice);
     let host_of = |c: &Connection| {
@@ -252,10 +264,9 @@ pub fn diagnose_all(
                 .copied(),
         }
     };
-    let mut diagnoses: Vec<Option<Diagnosis>> = conns
-        .iter()
-        .map(|c| verdict::decide(c, records(c), host_of(c), None))
-        .collect();
+    let mut diagnoses: Vec<Option<Box<Diagnosis>>> = par_map(conns, |c| {
+        verdict::decide(c, records(c), host_of(c), None).map(Box::new)
+    });
     let mut found = incidents(conns, &diagnoses);
     // Connections by id: the ids need not be positions (a caller may pass a subset).
     let index: HashMap<u32, usize> = conns.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
@@ -272,12 +283,48 @@ pub fn diagnose_all(
             let c = &conns[at];
             if let Some(mut d) = verdict::decide(c, records(c), host_of(c), Some(burst)) {
                 d.incident = Some(i);
-                diagnoses[at] = Some(d);
+                diagnoses[at] = Some(Box::new(d));
             }
         }
     }
     incident::recount(&mut found, conns, &diagnoses);
     (diagnoses, found)
+}
+
+/// `f` over `items` on all cores (up to 8), in order. Verdicts are independent of each other
+/// once the hosts' TTL habits are known; a million connections take about 4.6 s on one core
+/// (bench/README.md).
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 8);
+    if workers == 1 || items.len() < 4096 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(workers);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut parts = items.chunks(chunk);
+        let head = parts.next().unwrap_or(&[]);
+        let handles: Vec<_> = parts
+            .map(|part| {
+                let spawned = std::thread::Builder::new()
+                    .name("rstscope-diagnose".to_owned())
+                    .spawn_scoped(scope, move || part.iter().map(f).collect::<Vec<R>>());
+                (part, spawned)
+            })
+            .collect();
+        let mut out: Vec<R> = Vec::with_capacity(items.len());
+        out.extend(head.iter().map(f));
+        for (part, handle) in handles {
+            // A thread that could not start, or that panicked: its part on this thread.
+            match handle.ok().and_then(|h| h.join().ok()) {
+                Some(done) => out.extend(done),
+                None => out.extend(part.iter().map(f)),
+            }
+        }
+        out
+    })
 }
 
 /// One capture as the two-point comparison reads it.
@@ -308,9 +355,9 @@ pub struct CrossCheck {
 #[allow(clippy::too_many_lines)]
 pub fn cross_check(
     a: CaptureView<'_>,
-    a_diagnoses: &mut [Option<Diagnosis>],
+    a_diagnoses: &mut [Option<Box<Diagnosis>>],
     b: CaptureView<'_>,
-    b_diagnoses: &mut [Option<Diagnosis>],
+    b_diagnoses: &mut [Option<Box<Diagnosis>>],
     a_name: &str,
     b_name: &str,
 ) -> CrossCheck {
@@ -386,14 +433,6 @@ pub fn cross_check(
                             )],
                         },
                     );
-                    Cause::MiddleboxReset
-                        .explanation()
-                        .clone_into(&mut d.explanation);
-                    d.fixes = Cause::MiddleboxReset
-                        .fixes()
-                        .iter()
-                        .map(|f| (*f).to_owned())
-                        .collect();
                 }
                 d.confidence = Confidence::High;
                 d.confidence_reasons

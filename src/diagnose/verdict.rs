@@ -153,13 +153,6 @@ pub(super) fn decide(
         incident: None,
         request_pending: rst.from == Dir::Server && s.unanswered_bytes > 0,
         summary: words::summary(rst.from, winner.actor, rst.frame, &winner.story),
-        explanation: winner.cause.explanation().to_owned(),
-        fixes: winner
-            .cause
-            .fixes()
-            .iter()
-            .map(|f| (*f).to_owned())
-            .collect(),
         would_settle: if level < Confidence::High {
             winner.would_settle.clone()
         } else {
@@ -515,8 +508,6 @@ fn unanswered(conn: &Connection, packets: &[PacketRecord]) -> Option<Diagnosis> 
         incident: None,
         request_pending: false,
         summary: words::summary(silent, Actor::PathDevice, 0, &story),
-        explanation: cause.explanation().to_owned(),
-        fixes: cause.fixes().iter().map(|f| (*f).to_owned()).collect(),
         would_settle: Some(format!(
             "a capture at the {sd} at the same time: if the data never arrived there, the path dropped it"
         )),

@@ -400,14 +400,40 @@ pub struct FlowConfig {
     /// Bounds the records kept per connection: the first `head` and at least the last
     /// `tail`, the middle dropped in steps of `tail` (see [`RecordLimit`]). `None` keeps all.
     pub record_limit: Option<RecordLimit>,
+    /// A connection closed by FINs both ways with no RST keeps only its first
+    /// [`CLOSED_HEAD`] and last [`CLOSED_TAIL`] records: nothing is diagnosed from the rest,
+    /// and a capture of long graceful transfers then costs memory by connections, not by
+    /// packets. Directions whose TTL changed keep everything (the hosts' TTL habits read them).
+    pub release_closed: bool,
 }
 
+/// Records a gracefully closed connection keeps (see [`FlowConfig::release_closed`]): the
+/// handshake, and what a late RST would be judged against (the FINs and what followed).
+pub const CLOSED_HEAD: usize = 4;
+pub const CLOSED_TAIL: usize = 16;
+
+/// What a report needs: records bounded per connection ([`RecordLimit::REPORT`]) and released
+/// when a connection closes gracefully. The desktop app, which draws every packet of a
+/// connection, asks for [`FlowConfig::every_record`].
 impl Default for FlowConfig {
     fn default() -> Self {
         Self {
             idle_gap_ns: 1_000_000_000,
             keep_packets: true,
+            record_limit: Some(RecordLimit::REPORT),
+            release_closed: true,
+        }
+    }
+}
+
+impl FlowConfig {
+    /// Every packet's record, for drawing a connection packet by packet (a live capture is
+    /// still bounded by [`RecordLimit::LIVE`]).
+    pub fn every_record() -> Self {
+        Self {
             record_limit: None,
+            release_closed: false,
+            ..Self::default()
         }
     }
 }
@@ -422,6 +448,14 @@ pub struct RecordLimit {
 }
 
 impl RecordLimit {
+    /// A report's bound: the first 64 records and the latest 512 to 1,024 (at most 35 KB a
+    /// connection). The rules read the handshake and what led up to the RST; the tests on the
+    /// sample and corpus captures run with this bound.
+    pub const REPORT: Self = Self {
+        head: 64,
+        tail: 512,
+    };
+
     /// A live capture's bound: 2,048 + up to 2 × 65,536 records, at most 4.3 MB a connection.
     pub const LIVE: Self = Self {
         head: 2048,
@@ -552,6 +586,19 @@ impl FlowTracker {
             self.appended[id as usize] += 1;
             if let Some(limit) = self.config.record_limit {
                 limit.compact(records);
+            }
+            if self.config.release_closed && records.len() > CLOSED_HEAD + CLOSED_TAIL {
+                let c = &self.conns[id as usize];
+                let closed = c.resets.is_empty()
+                    && c.dirs
+                        .iter()
+                        .all(|d| d.fin_frame.is_some() && d.ttl.min == d.ttl.max);
+                if closed {
+                    records.drain(CLOSED_HEAD..records.len() - CLOSED_TAIL);
+                    if records.capacity() > 4 * (CLOSED_HEAD + CLOSED_TAIL) {
+                        records.shrink_to(2 * (CLOSED_HEAD + CLOSED_TAIL));
+                    }
+                }
             }
         }
         id

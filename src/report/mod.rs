@@ -2,6 +2,8 @@
 
 pub mod json;
 
+pub use json::ReportOptions;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -18,24 +20,36 @@ pub fn write_json(
     out: &mut dyn Write,
     a: &Analysis,
     error: Option<&SourceError>,
-    resets_only: bool,
+    options: ReportOptions,
     pretty: bool,
 ) -> io::Result<()> {
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, &json::report(a, error, resets_only))?;
+        serde_json::to_writer_pretty(&mut *out, &json::report(a, error, options))?;
     } else {
-        json::write_compact(out, a, error, resets_only)?;
+        json::write_compact(out, a, error, options)?;
     }
     writeln!(out)
 }
 
-/// Writes the text report: a summary, a table of connections, and a block per reset connection.
+/// Writes one JSON record per line: see [`json::write_lines`].
+pub fn write_lines(
+    out: &mut dyn Write,
+    a: &Analysis,
+    error: Option<&SourceError>,
+    options: ReportOptions,
+) -> io::Result<()> {
+    json::write_lines(out, a, error, options)
+}
+
+/// Writes the text report: a summary, a table of connections, a block per reset connection,
+/// and what to change for each cause found (in every block with `verbose_text`).
 pub fn write_text(
     out: &mut dyn Write,
     a: &Analysis,
     error: Option<&SourceError>,
-    resets_only: bool,
+    options: ReportOptions,
 ) -> io::Result<()> {
+    let resets_only = options.resets_only;
     let resets: usize = a.connections.iter().map(|c| c.resets.len()).sum();
     let reset_conns = a
         .connections
@@ -64,7 +78,7 @@ pub fn write_text(
         writeln!(out, "  note: {}", w.message)?;
     }
     write_cause_summary(out, a)?;
-    let diagnosis = |c: &Connection| a.diagnoses.get(c.id as usize).and_then(Option::as_ref);
+    let diagnosis = |c: &Connection| a.diagnoses.get(c.id as usize).and_then(Option::as_deref);
     let shown: Vec<&Connection> = a
         .connections
         .iter()
@@ -79,10 +93,9 @@ pub fn write_text(
         return Ok(());
     }
     writeln!(out)?;
-    let rows: Vec<[String; 10]> = shown
-        .iter()
-        .map(|c| row(c, diagnosis(c), a.stats.first_ts_ns.unwrap_or(0)))
-        .collect();
+    // Two passes over the rows, the first for the column widths: the rows of a million
+    // connections are not kept.
+    let t0 = a.stats.first_ts_ns.unwrap_or(0);
     let head = [
         "#",
         "client",
@@ -96,37 +109,73 @@ pub fn write_text(
         "zeek",
     ];
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
+    let mut cells: [String; 10] = Default::default();
+    for c in &shown {
+        row(&mut cells, c, diagnosis(c), t0);
+        for (w, cell) in widths.iter_mut().zip(&cells) {
             *w = (*w).max(cell.len());
         }
     }
-    let line = |cells: &[&str]| {
-        let mut s = String::new();
+    let mut line = String::new();
+    let mut put = |out: &mut dyn Write, cells: &[&str]| -> io::Result<()> {
+        line.clear();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             let right = matches!(i, 0 | 4 | 5 | 6);
             if right {
-                let _ = write!(s, "{cell:>w$}  ");
+                let _ = write!(line, "{cell:>w$}  ");
             } else {
-                let _ = write!(s, "{cell:<w$}  ");
+                let _ = write!(line, "{cell:<w$}  ");
             }
         }
-        s.trim_end().to_owned()
+        writeln!(out, "{}", line.trim_end())
     };
-    writeln!(out, "{}", line(&head))?;
-    for r in &rows {
-        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
+    put(out, &head)?;
+    for c in &shown {
+        row(&mut cells, c, diagnosis(c), t0);
+        let refs: [&str; 10] = std::array::from_fn(|i| cells[i].as_str());
+        put(out, &refs)?;
     }
+    let mut named: BTreeMap<&'static str, crate::diagnose::Cause> = BTreeMap::new();
     for c in shown
         .iter()
         .filter(|c| !c.resets.is_empty() || diagnosis(c).is_some())
     {
         writeln!(out)?;
-        let incident = diagnosis(c)
-            .and_then(|d| d.incident)
-            .and_then(|i| a.incidents.get(i));
-        write_reset_block(out, c, diagnosis(c), incident)?;
+        let d = diagnosis(c);
+        let incident = d.and_then(|d| d.incident).and_then(|i| a.incidents.get(i));
+        if let Some(d) = d {
+            named.insert(d.cause.id(), d.cause);
+        }
+        write_reset_block(out, c, d, incident, options.verbose_text)?;
+    }
+    if !options.verbose_text {
+        write_fixes_by_cause(out, &named, &a.incidents)?;
+    }
+    Ok(())
+}
+
+/// What to change, once per cause found (and per kind of incident).
+fn write_fixes_by_cause(
+    out: &mut dyn Write,
+    named: &BTreeMap<&'static str, crate::diagnose::Cause>,
+    incidents: &[Incident],
+) -> io::Result<()> {
+    if named.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nWhat to change, by cause:")?;
+    for cause in named.values() {
+        writeln!(out, "  {} ({}):", cause.id(), cause.title())?;
+        for f in cause.fixes() {
+            writeln!(out, "    fix: {f}")?;
+        }
+    }
+    let kinds: std::collections::BTreeSet<_> = incidents.iter().map(|i| i.kind).collect();
+    for kind in kinds {
+        writeln!(out, "  {} (incident):", kind.id())?;
+        for f in kind.fixes() {
+            writeln!(out, "    fix: {f}")?;
+        }
     }
     Ok(())
 }
@@ -171,29 +220,33 @@ fn write_cause_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     Ok(())
 }
 
-fn row(c: &Connection, d: Option<&Diagnosis>, t0: i64) -> [String; 10] {
+/// One table row, written into `cells` (reused across rows).
+fn row(cells: &mut [String; 10], c: &Connection, d: Option<&Diagnosis>, t0: i64) {
+    for cell in cells.iter_mut() {
+        cell.clear();
+    }
     let cl = c.dir(Dir::Client);
     let sv = c.dir(Dir::Server);
-    [
-        c.id.to_string(),
-        c.client.to_string(),
-        c.server.to_string(),
-        format!("+{:.3}", secs(c.first_ts_ns - t0)),
-        format!("{:.3}", secs(c.duration_ns())),
-        format!("{}/{}", cl.packets, sv.packets),
-        format!("{}/{}", cl.payload_bytes, sv.payload_bytes),
-        c.termination().as_str().to_owned(),
-        d.map_or_else(|| "-".to_owned(), |d| d.cause.id().to_owned()),
-        format!("{} {}", c.zeek.conn_state(), c.zeek.history()),
-    ]
+    let _ = write!(cells[0], "{}", c.id);
+    let _ = write!(cells[1], "{}", c.client);
+    let _ = write!(cells[2], "{}", c.server);
+    let _ = write!(cells[3], "+{:.3}", secs(c.first_ts_ns - t0));
+    let _ = write!(cells[4], "{:.3}", secs(c.duration_ns()));
+    let _ = write!(cells[5], "{}/{}", cl.packets, sv.packets);
+    let _ = write!(cells[6], "{}/{}", cl.payload_bytes, sv.payload_bytes);
+    cells[7].push_str(c.termination().as_str());
+    cells[8].push_str(d.map_or("-", |d| d.cause.id()));
+    let _ = write!(cells[9], "{} {}", c.zeek.conn_state(), c.zeek.history());
 }
 
-/// One reset connection: its diagnosis, handshake, TTLs, idle gaps, FINs and every RST.
+/// One reset connection: its diagnosis, handshake, TTLs, idle gaps, FINs and every RST; with
+/// `fixes`, what to change as well.
 pub fn write_reset_block(
     out: &mut dyn Write,
     c: &Connection,
     d: Option<&Diagnosis>,
     incident: Option<&Incident>,
+    fixes: bool,
 ) -> io::Result<()> {
     writeln!(
         out,
@@ -204,7 +257,7 @@ pub fn write_reset_block(
         c.termination().as_str()
     )?;
     if let Some(d) = d {
-        write_diagnosis(out, d, incident)?;
+        write_diagnosis(out, d, incident, fixes)?;
     }
     if let Some(syn) = c.handshake.syn_frame {
         let rtt = c.handshake.rtt_ns.map_or(String::new(), |ns| {
@@ -286,6 +339,7 @@ fn write_diagnosis(
     out: &mut dyn Write,
     d: &Diagnosis,
     incident: Option<&Incident>,
+    fixes: bool,
 ) -> io::Result<()> {
     writeln!(out, "  {}", d.summary)?;
     if let Some(t) = &d.rst_time {
@@ -350,7 +404,10 @@ fn write_diagnosis(
     if let Some(w) = &d.would_settle {
         writeln!(out, "  what would settle it: {w}")?;
     }
-    for f in &d.fixes {
+    if !fixes {
+        return Ok(());
+    }
+    for f in d.fixes() {
         writeln!(out, "  fix: {f}")?;
     }
     if let Some(inc) = incident {

@@ -12,6 +12,7 @@
 
 use std::io::{self, BufRead, Read};
 
+use crossbeam_channel::{Receiver, Sender, bounded};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 const MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -225,6 +226,131 @@ impl<R: BufRead> Read for GzipReader<R> {
 /// decompressed stream".
 fn damaged(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+/// Inflates on its own thread (`rstscope-gunzip`), a few chunks ahead of whoever reads: parsing
+/// the capture then overlaps decompression instead of waiting for it. Bytes arrive in order,
+/// then the error that stopped the stream (if any), exactly as the inner reader gave them.
+pub struct Inflating {
+    chunks: Receiver<io::Result<Vec<u8>>>,
+    spare: Sender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+    done: bool,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Inflated bytes travel in chunks of this size, at most `AHEAD` of them waiting.
+const CHUNK: usize = 256 * 1024;
+const AHEAD: usize = 4;
+
+impl Inflating {
+    /// Starts the thread; if it cannot start, inflates on the caller's thread instead.
+    pub fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn Read + Send> {
+        let (tx, chunks) = bounded::<io::Result<Vec<u8>>>(AHEAD);
+        let (spare, spare_rx) = bounded::<Vec<u8>>(AHEAD + 2);
+        // The reader goes to the thread and comes back if the thread cannot start.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(inner)));
+        let theirs = std::sync::Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("rstscope-gunzip".to_owned())
+            .spawn(move || {
+                let Some(mut inner) = theirs.lock().ok().and_then(|mut g| g.take()) else {
+                    return;
+                };
+                inflate_ahead(&mut inner, &tx, &spare_rx);
+            });
+        match spawned {
+            Ok(thread) => Box::new(Self {
+                chunks,
+                spare,
+                current: Vec::new(),
+                pos: 0,
+                done: false,
+                thread: Some(thread),
+            }),
+            Err(_) => match slot.lock().ok().and_then(|mut g| g.take()) {
+                Some(inner) => Box::new(inner),
+                None => Box::new(io::empty()),
+            },
+        }
+    }
+}
+
+/// The thread's body: fills chunks until the end, an error, or a reader that went away.
+fn inflate_ahead<R: Read>(
+    inner: &mut R,
+    tx: &Sender<io::Result<Vec<u8>>>,
+    spare: &Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = spare.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let mut n = 0;
+        let mut failed = None;
+        while n < CHUNK {
+            match inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        buf.truncate(n);
+        let end = n < CHUNK;
+        if n > 0 && tx.send(Ok(buf)).is_err() {
+            return;
+        }
+        if let Some(e) = failed {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if end {
+            return;
+        }
+    }
+}
+
+impl Read for Inflating {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(next)) => {
+                    let used = std::mem::replace(&mut self.current, next);
+                    let _ = self.spare.try_send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                // The thread ended: the stream's end.
+                Err(_) => self.done = true,
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Drop for Inflating {
+    fn drop(&mut self) {
+        // Closing the channel stops the thread at its next chunk; waiting for it means that
+        // what it holds is freed when the reader is.
+        let (_, closed) = bounded(0);
+        drop(std::mem::replace(&mut self.chunks, closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[cfg(test)]

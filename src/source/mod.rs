@@ -296,7 +296,7 @@ impl CaptureReader {
         let gzip = head[..got] == [0x1f, 0x8b];
         let rejoined = io::Cursor::new(head).take(got as u64).chain(buffered);
         let input: Box<dyn Read + Send> = if gzip {
-            Box::new(gzip::GzipReader::new(rejoined))
+            gzip::Inflating::spawn(gzip::GzipReader::new(rejoined))
         } else {
             Box::new(rejoined)
         };

@@ -353,7 +353,7 @@ fn cause_ui(
             }
             ui.add_space(6.0);
             ui.strong("What happened");
-            ui.label(&d.explanation);
+            ui.label(d.explanation());
             if let Some(inc) = incident {
                 ui.add_space(4.0);
                 ui.label(&inc.summary);
@@ -361,7 +361,7 @@ fn cause_ui(
             }
             ui.add_space(6.0);
             ui.strong("What to change");
-            for f in &d.fixes {
+            for f in d.fixes() {
                 ui.label(format!("- {f}"));
             }
             if let Some(inc) = incident {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use crate::filter::Filter;
+use crate::flow::FlowConfig;
 use crate::pipeline::{self, Event, Handle, Options};
 use crate::source::SourceSpec;
 use model::{Model, Sort};
@@ -247,12 +248,14 @@ impl RstscopeApp {
             // A live capture (or a stream from tcpdump) must keep up with the network (no
             // resting), and show what arrives within a quarter of a second.
             Options {
+                flow: FlowConfig::every_record(),
                 live_updates: true,
                 update_interval: LIVE_UPDATE,
                 ..Options::default()
             }
         } else {
             Options {
+                flow: FlowConfig::every_record(),
                 live_updates: true,
                 yield_share: LOADING_YIELD,
                 ..Options::default()

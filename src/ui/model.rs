@@ -16,7 +16,7 @@ pub struct Model {
     pub name: String,
     pub connections: Vec<Connection>,
     pub packets: Vec<Vec<PacketRecord>>,
-    pub diagnoses: Vec<Option<Diagnosis>>,
+    pub diagnoses: Vec<Option<Box<Diagnosis>>>,
     pub incidents: Vec<Incident>,
     pub warnings: Vec<Warning>,
     pub progress: Progress,
@@ -66,7 +66,7 @@ impl Model {
             if id >= self.diagnoses.len() {
                 self.diagnoses.resize(id + 1, None);
             }
-            self.diagnoses[id] = Some(d);
+            self.diagnoses[id] = Some(Box::new(d));
         }
     }
 
@@ -84,7 +84,7 @@ impl Model {
     }
 
     pub fn diagnosis(&self, id: u32) -> Option<&Diagnosis> {
-        self.diagnoses.get(id as usize).and_then(Option::as_ref)
+        self.diagnoses.get(id as usize).and_then(Option::as_deref)
     }
 
     /// Connection ids shown by `filter`, sorted.

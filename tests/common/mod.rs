@@ -56,7 +56,17 @@ pub fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-/// Analyses one file with packet records kept.
+/// Analyses one file as the command line does (packet records bounded and released when a
+/// connection closes gracefully: see `FlowConfig::default`).
 pub fn analyze(path: &Path) -> Outcome {
     pipeline::analyze(SourceSpec::File(path.to_owned()), Options::default())
+}
+
+/// Analyses one file keeping every packet's record, as the desktop app does.
+pub fn analyze_every_record(path: &Path) -> Outcome {
+    let options = Options {
+        flow: rstscope::flow::FlowConfig::every_record(),
+        ..Options::default()
+    };
+    pipeline::analyze(SourceSpec::File(path.to_owned()), options)
 }
