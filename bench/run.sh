@@ -3,6 +3,7 @@
 # same generated pcap (see bench/README.md).
 #
 #   bench/run.sh [--size-mb N] [--keep] [--seed N] [--repeat N] [--dir DIR] [--no-stats]
+#   bench/run.sh --suite [suite options]   (1 GB, 1M connections, SYN flood, gzip: bench/suite.sh)
 #
 # Environment: RSTSCOPE=/path/to/rstscope overrides target/release/rstscope.
 set -uo pipefail
@@ -16,6 +17,10 @@ STATS=1
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 
+if [ "${1:-}" = --suite ]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/suite.sh" "$@"
+fi
 while [ $# -gt 0 ]; do
     case "$1" in
         --size-mb) SIZE="$2"; shift 2 ;;

@@ -691,7 +691,13 @@ impl FlowTracker {
                 Dir::Server
             },
         });
-        self.packets.push(Vec::new());
+        // Room for one record: a SYN nobody answers (a scan, a flood) stays at one, where
+        // `Vec`'s first growth would reserve four (96 bytes more a connection).
+        self.packets.push(if self.config.keep_packets {
+            Vec::with_capacity(1)
+        } else {
+            Vec::new()
+        });
         self.appended.push(0);
         self.changed_flag.push(false);
         id

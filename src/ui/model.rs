@@ -27,6 +27,9 @@ pub struct Model {
     pub complete: bool,
     /// A live capture's interface, filter and save file.
     pub live: Option<crate::source::live::LiveInfo>,
+    /// Counts changes to the connections, so that views computed from them (the overview's
+    /// groups) know when to compute again.
+    pub revision: u64,
 }
 
 impl Model {
@@ -39,6 +42,7 @@ impl Model {
 
     /// Folds in a batch of new or changed connections.
     pub fn apply_batch(&mut self, batch: ConnectionBatch) {
+        self.revision += 1;
         for c in batch.connections {
             let id = c.id as usize;
             if self.connections.is_empty() || c.first_ts_ns < self.t0_ns {
@@ -72,6 +76,7 @@ impl Model {
 
     /// Replaces everything with the final analysis.
     pub fn finish(&mut self, a: Analysis) {
+        self.revision += 1;
         self.t0_ns = a.stats.first_ts_ns.unwrap_or(0);
         self.t_end_ns = a.stats.last_ts_ns.unwrap_or(self.t0_ns);
         self.connections = a.connections;
