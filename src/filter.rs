@@ -16,6 +16,7 @@
 //! | `id:42`, `stream:42` | the connection number (Wireshark's `tcp.stream`) |
 //! | `443`, `10.0.0.1`, `reset`, `idle` | any of the above |
 
+use crate::addr::IpText;
 use crate::diagnose::{Diagnosis, SenderKind};
 use crate::flow::{Connection, Dir};
 
@@ -128,14 +129,30 @@ fn field_of(key: &str) -> Field {
 }
 
 fn endpoint_matches(addr: std::net::SocketAddr, value: &str) -> bool {
-    let ip = addr.ip().to_string();
-    ip.starts_with(value) || addr.to_string() == value || format!("{ip}:{}", addr.port()) == value
+    let ip = IpText::of(addr.ip());
+    let ip = ip.as_str();
+    if ip.starts_with(value) {
+        return true;
+    }
+    // `ip:port`, or `[v6]:port` as `SocketAddr` writes it.
+    let port = |rest: &str| rest.parse::<u16>().is_ok_and(|p| p == addr.port());
+    value
+        .strip_prefix(ip)
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(port)
+        || value
+            .strip_prefix('[')
+            .and_then(|r| r.strip_prefix(ip))
+            .and_then(|r| r.strip_prefix("]:"))
+            .is_some_and(port)
 }
 
 fn term_matches(t: &Term, c: &Connection, d: Option<&Diagnosis>) -> bool {
     let v = t.value.as_str();
-    let host =
-        || c.client.ip().to_string().starts_with(v) || c.server.ip().to_string().starts_with(v);
+    let host = || {
+        IpText::of(c.client.ip()).as_str().starts_with(v)
+            || IpText::of(c.server.ip()).as_str().starts_with(v)
+    };
     let port = || {
         v.parse::<u16>()
             .is_ok_and(|p| c.client.port() == p || c.server.port() == p)

@@ -12,6 +12,7 @@
 //! `default-features = false` builds the library and a command line without the desktop app
 //! and its windowing crates: for servers, and for the fuzz targets in `fuzz/`.
 
+pub mod addr;
 pub mod analysis;
 pub mod decode;
 pub mod diagnose;
