@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let a = sample();
     let words: Vec<&str> = text.split_whitespace().collect();
     for c in &a.connections {
-        let d = a.diagnoses[c.id as usize].as_ref();
+        let d = a.diagnoses[c.id as usize].as_deref();
         let all = filter.matches(c, d);
         let each = words
             .iter()
