@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,9 +32,10 @@ pub struct Options {
     pub update_interval: Duration,
     /// Send [`Event::Connections`] batches while loading (the app does; the CLI does not).
     pub live_updates: bool,
-    /// The share of its time the connection-tracking thread rests while loading (0 to 0.9).
-    /// Reading and tracking otherwise take both cores of a small machine, and a window drawn
-    /// without a GPU then stutters while a large capture loads; the command line wants 0.
+    /// The share of its time the connection-tracking thread rests while loading (0 to 0.9), at
+    /// the start: [`Handle::set_yield_share`] changes it while the analysis runs. Reading and
+    /// tracking otherwise take both cores of a small machine, and a window drawn without a GPU
+    /// then stutters while a large capture loads; the command line wants 0.
     pub yield_share: f32,
 }
 
@@ -96,6 +97,8 @@ pub struct Outcome {
 pub struct Handle {
     pub events: Receiver<Event>,
     cancel: Arc<AtomicBool>,
+    /// The flow thread's resting share, as `f32` bits.
+    pace: Arc<AtomicU32>,
     /// The reader thread, which joins the flow thread before it ends.
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -104,6 +107,13 @@ impl Handle {
     /// Asks the workers to stop; an `End` with what was read so far follows.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Sets the share of its time the connection-tracking thread rests (see
+    /// [`Options::yield_share`]); it applies from the next batch of packets.
+    pub fn set_yield_share(&self, share: f32) {
+        self.pace
+            .store(share.clamp(0.0, 0.9).to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -118,9 +128,13 @@ pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle
     let cancel = Arc::new(AtomicBool::new(false));
     let out = Out { tx, waker };
     let cancel_flag = Arc::clone(&cancel);
+    let pace = Arc::new(AtomicU32::new(
+        options.yield_share.clamp(0.0, 0.9).to_bits(),
+    ));
+    let flow_pace = Arc::clone(&pace);
     let spawned = thread::Builder::new()
         .name("rstscope-reader".to_owned())
-        .spawn(move || run(&spec, options, &out, &cancel_flag));
+        .spawn(move || run(&spec, options, &out, &cancel_flag, flow_pace));
     let thread = match spawned {
         Ok(t) => t,
         Err(e) => {
@@ -135,6 +149,7 @@ pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle
             return Handle {
                 events: rx,
                 cancel,
+                pace,
                 thread: None,
             };
         }
@@ -142,6 +157,7 @@ pub fn start(spec: SourceSpec, options: Options, waker: Option<Waker>) -> Handle
     Handle {
         events,
         cancel,
+        pace,
         thread: Some(thread),
     }
 }
@@ -221,10 +237,18 @@ struct SourceSide {
     /// Set when the consumer has gone, so that the reader stops too (a quiet live capture
     /// would otherwise never notice).
     cancel: Arc<AtomicBool>,
+    /// The resting share (`f32` bits): see [`Handle::set_yield_share`].
+    pace: Arc<AtomicU32>,
 }
 
 /// The reader thread's body: opens the source, starts the flow thread, decodes.
-fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>) {
+fn run(
+    spec: &SourceSpec,
+    options: Options,
+    out: &Out,
+    cancel: &Arc<AtomicBool>,
+    pace: Arc<AtomicU32>,
+) {
     let opened_error = |error| {
         out.send(Event::End(Box::new(Outcome {
             analysis: None,
@@ -248,6 +272,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             counter: ByteCounter::default(),
             live: Some(source.counters()),
             cancel: Arc::clone(cancel),
+            pace,
         };
         let kernel = cfg.kernel_reasons;
         drive(&mut source, side, options, out, cancel, kernel);
@@ -261,6 +286,7 @@ fn run(spec: &SourceSpec, options: Options, out: &Out, cancel: &Arc<AtomicBool>)
             counter,
             live: None,
             cancel: Arc::clone(cancel),
+            pace,
         };
         drive(&mut reader, side, options, out, cancel, false);
     }
@@ -424,6 +450,7 @@ fn flow_thread(
         counter,
         live,
         cancel,
+        pace,
     } = side;
     let gone = || cancel.store(true, Ordering::Relaxed);
     let mut tracker = FlowTracker::new(options.flow);
@@ -434,7 +461,6 @@ fn flow_thread(
     let mut sent_diagnosed: Vec<u32> = Vec::new();
     let mut again: Vec<u32> = Vec::new();
     let mut last_update = Instant::now();
-    let yield_share = options.yield_share.clamp(0.0, 0.9);
     let mut busy_since = Instant::now();
     let mut frames_seen = 0u64;
     // Something changed since the last update was sent.
@@ -474,8 +500,11 @@ fn flow_thread(
                 let _ = spare_tx.try_send(batch);
                 // Pace: after working a few milliseconds, rest for the share asked.
                 let worked = busy_since.elapsed();
-                if yield_share > 0.0 && worked >= Duration::from_millis(4) {
-                    thread::sleep(worked.mul_f32(yield_share / (1.0 - yield_share)));
+                let yield_share = f32::from_bits(pace.load(Ordering::Relaxed));
+                if worked >= Duration::from_millis(4) {
+                    if yield_share > 0.0 {
+                        thread::sleep(worked.mul_f32(yield_share / (1.0 - yield_share)));
+                    }
                     busy_since = Instant::now();
                 }
             }

@@ -31,7 +31,7 @@ use crate::decode::flags;
 use crate::flow::{Connection, Dir, PacketRecord};
 
 /// What kind of thing sent the RST.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderKind {
     /// One of the two hosts of the connection.

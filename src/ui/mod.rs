@@ -27,11 +27,20 @@ use model::{Model, Sort};
 /// large capture loads.
 const FRAME_BUDGET: Duration = Duration::from_millis(8);
 
-/// The share of its time connection tracking rests while the window shows a capture loading.
-/// Measured on a 2-core machine drawing with Mesa's software renderer, 1 GB capture: without
-/// it frames took 40-55 ms while loading; with 0.7, 24-26 ms (median), and the capture loads
-/// in 2.4 s instead of 0.5 s. The command line does not yield.
+/// The share of its time connection tracking rests while a capture loads and the user is
+/// working in the window (input within [`INTERACTING`]). Measured on a 2-core machine drawing
+/// with Mesa's software renderer, 1 GB capture: without it frames took 40-55 ms while loading;
+/// with 0.7, 24-26 ms (median), and the capture loads in 2.4 s instead of 0.5 s. With no input
+/// the capture loads at full speed and the window repaints every [`IDLE_REPAINT`]: resting
+/// all the time made a million-connection capture load in 46 s where the command line takes
+/// 9.6 s (bench/app.sh). The command line does not yield.
 const LOADING_YIELD: f32 = 0.7;
+
+/// Input this recent means the user is working in the window.
+const INTERACTING: Duration = Duration::from_secs(1);
+
+/// While a capture loads and nobody touches the window, it repaints this often.
+const IDLE_REPAINT: Duration = Duration::from_millis(250);
 
 /// While loading, the table and summary follow new data this often.
 const DATA_REFRESH: Duration = Duration::from_millis(300);
@@ -96,6 +105,10 @@ pub struct RstscopeApp {
     /// What is loading arrives as it happens (a live capture, or a stream on standard input):
     /// shown as soon as it comes, with no resting.
     streaming: bool,
+    /// The last input (pointer, keys, wheel): loading rests only while the user works.
+    last_input: Instant,
+    /// How long the last view refresh took.
+    view_cost: Duration,
 }
 
 /// The second capture of a two-point pair: analysed without live updates, then used as proof
@@ -222,6 +235,8 @@ impl RstscopeApp {
             two_point: None,
             capture: capture::CaptureDialog::default(),
             streaming: false,
+            last_input: Instant::now(),
+            view_cost: Duration::ZERO,
         }
     }
 
@@ -455,11 +470,14 @@ impl RstscopeApp {
     fn refresh_view(&mut self) {
         // Sorting and summing a million connections is not free: while a capture loads, its
         // batches refresh the view a few times a second, not at every frame.
+        // A refresh that costs more waits longer, so that refreshing never takes more than a
+        // tenth of the time (at a million connections one costs about 50 ms).
         let every = if self.streaming {
             LIVE_UPDATE
         } else {
             DATA_REFRESH
-        };
+        }
+        .max(self.view_cost * 10);
         let data_due = self.data_dirty
             && (!self.is_loading() || self.view.is_empty() || self.last_refresh.elapsed() >= every);
         if !self.view_dirty && !data_due {
@@ -486,6 +504,7 @@ impl RstscopeApp {
             self.summary = self.model.as_ref().map(Model::summary).unwrap_or_default();
             self.summary_of = revision;
         }
+        self.view_cost = started.elapsed();
         if let Some(p) = &mut self.perf
             && p.first_rows.is_none()
             && !self.view.is_empty()
@@ -833,11 +852,27 @@ impl eframe::App for RstscopeApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let frame_start = Instant::now();
+        if ui
+            .ctx()
+            .input(|i| !i.events.is_empty() || i.pointer.any_down())
+        {
+            self.last_input = frame_start;
+        }
         self.frame_ui(ui);
         if self.is_loading() && !self.streaming {
-            // Keep animating (the progress bar, new rows) while the capture loads. A live
-            // capture or a stream repaints when its events come (several times a second).
-            ui.ctx().request_repaint();
+            // Keep animating (the progress bar, new rows) while the capture loads: every frame
+            // while the user works in the window, with connection tracking resting so that the
+            // frames come on time; a few times a second otherwise, tracking at full speed. A
+            // live capture or a stream repaints when its events come.
+            let interacting = self.last_input.elapsed() < INTERACTING;
+            if let Loading::Running { handle, .. } = &self.loading {
+                handle.set_yield_share(if interacting { LOADING_YIELD } else { 0.0 });
+            }
+            if interacting {
+                ui.ctx().request_repaint();
+            } else {
+                ui.ctx().request_repaint_after(IDLE_REPAINT);
+            }
             if let Some(p) = &mut self.perf {
                 if let Some(last) = p.last_frame {
                     p.intervals.push(last.elapsed().as_secs_f32() * 1e3);

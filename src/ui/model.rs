@@ -1,6 +1,7 @@
 //! What the app shows, filled from the pipeline's events; no drawing here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use crate::analysis::{Analysis, Warning};
 use crate::diagnose::{Diagnosis, Incident, SenderKind};
@@ -92,38 +93,67 @@ impl Model {
     }
 
     /// Connection ids shown by `filter`, sorted.
+    ///
+    /// On all cores (rayon): at a million connections the filter and the keys took 70-150 ms
+    /// on one core of a 2-core machine (`RSTSCOPE_PERF`, `bench/app.sh`), over the 100 ms a click
+    /// may take to answer. Each row's key is read once: a comparison that looked the
+    /// connections up (and, for the sender, formatted its text) took 0.5 s.
     pub fn view(&self, filter: &Filter, resets_only: bool, sort: Sort) -> Vec<u32> {
-        let mut ids: Vec<u32> = self
-            .connections
-            .iter()
-            .filter(|c| !resets_only || !c.resets.is_empty() || self.diagnosis(c.id).is_some())
-            .filter(|c| filter.matches(c, self.diagnosis(c.id)))
-            .map(|c| c.id)
-            .collect();
-        // Each row's key is read once: a comparison that looks the connections up (and, for
-        // the sender, formats its text) took 0.5 s for a million rows (RSTSCOPE_PERF).
-        let mut keyed: Vec<(SortKey, u32)> = ids
-            .iter()
-            .map(|&id| {
-                let c = &self.connections[id as usize];
-                (sort.column.key(c, self.diagnosis(id)), id)
-            })
-            .collect();
-        if sort.descending {
-            keyed.sort_unstable_by(|a, b| b.cmp(a));
-        } else {
-            keyed.sort_unstable();
+        let shown = |c: &Connection| {
+            let d = self.diagnosis(c.id);
+            (!resets_only || !c.resets.is_empty() || d.is_some()) && filter.matches(c, d)
+        };
+        let addr = |a: std::net::SocketAddr| match a.ip() {
+            std::net::IpAddr::V4(v4) => (0u8, u128::from(v4.to_bits()), a.port()),
+            std::net::IpAddr::V6(v6) => (1, v6.to_bits(), a.port()),
+        };
+        let total = |c: &Connection, f: fn(&crate::flow::Direction) -> u64| {
+            i64::try_from(f(&c.dirs[0]).saturating_add(f(&c.dirs[1]))).unwrap_or(i64::MAX)
+        };
+        let by = sort.descending;
+        match sort.column {
+            Column::Id => self.sorted(shown, |c, _| i64::from(c.id), by),
+            Column::Client => self.sorted(shown, |c, _| addr(c.client), by),
+            Column::Server => self.sorted(shown, |c, _| addr(c.server), by),
+            Column::Start => self.sorted(shown, |c, _| c.first_ts_ns, by),
+            Column::Duration => self.sorted(shown, |c, _| c.duration_ns(), by),
+            Column::Packets => self.sorted(shown, |c, _| total(c, |d| d.packets), by),
+            Column::Bytes => self.sorted(shown, |c, _| total(c, |d| d.payload_bytes), by),
+            Column::Termination => self.sorted(shown, |c, _| c.termination() as i64, by),
+            Column::Cause => self.sorted(shown, |_, d| d.map_or(-1, |d| d.cause as i64), by),
+            Column::Sender => self.sorted(shown, sender_text, by),
         }
-        ids.clear();
-        ids.extend(keyed.into_iter().map(|(_, id)| id));
-        ids
     }
 
-    /// Resets by cause, and RST senders ranked: the summary strip.
+    /// The shown rows ordered by `key`, ties by id.
+    fn sorted<K: Ord + Send>(
+        &self,
+        shown: impl Fn(&Connection) -> bool + Sync,
+        key: impl Fn(&Connection, Option<&Diagnosis>) -> K + Sync,
+        descending: bool,
+    ) -> Vec<u32> {
+        use rayon::prelude::*;
+        let mut keyed: Vec<(K, u32)> = self
+            .connections
+            .par_iter()
+            .filter(|c| shown(c))
+            .map(|c| (key(c, self.diagnosis(c.id)), c.id))
+            .collect();
+        if descending {
+            keyed.par_sort_unstable_by(|a, b| b.cmp(a));
+        } else {
+            keyed.par_sort_unstable();
+        }
+        keyed.into_par_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Resets by cause, and RST senders ranked: the summary strip. Senders are counted by
+    /// address and put in words once each (formatting one per row took most of the 0.2 s this
+    /// took at a million connections).
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         let mut causes: BTreeMap<&'static str, usize> = BTreeMap::new();
-        let mut senders: BTreeMap<String, usize> = BTreeMap::new();
+        let mut senders: HashMap<(SenderKind, IpAddr), usize> = HashMap::new();
         for c in &self.connections {
             if !c.resets.is_empty() {
                 s.reset_connections += 1;
@@ -134,17 +164,22 @@ impl Model {
                     Dir::Client => c.client.ip(),
                     Dir::Server => c.server.ip(),
                 };
-                let who = match d.sender_kind {
-                    SenderKind::Endpoint => format!("{ip}"),
-                    SenderKind::Middlebox => format!("path device as {ip}"),
-                };
-                *senders.entry(who).or_default() += 1;
+                *senders.entry((d.sender_kind, ip)).or_default() += 1;
             }
         }
         s.connections = self.connections.len();
         s.causes = causes.into_iter().collect();
         s.causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        s.senders = senders.into_iter().collect();
+        s.senders = senders
+            .into_iter()
+            .map(|((kind, ip), n)| {
+                let who = match kind {
+                    SenderKind::Endpoint => format!("{ip}"),
+                    SenderKind::Middlebox => format!("path device as {ip}"),
+                };
+                (who, n)
+            })
+            .collect();
         s.senders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         s
     }
@@ -201,37 +236,6 @@ impl Column {
             Self::Sender => "RST sender",
         }
     }
-
-    /// What rows sort by in this column.
-    fn key(self, c: &Connection, d: Option<&Diagnosis>) -> SortKey {
-        let addr = |a: std::net::SocketAddr| match a.ip() {
-            std::net::IpAddr::V4(v4) => SortKey::Addr(0, u128::from(v4.to_bits()), a.port()),
-            std::net::IpAddr::V6(v6) => SortKey::Addr(1, v6.to_bits(), a.port()),
-        };
-        match self {
-            Self::Id => SortKey::Int(i128::from(c.id)),
-            Self::Client => addr(c.client),
-            Self::Server => addr(c.server),
-            Self::Start => SortKey::Int(i128::from(c.first_ts_ns)),
-            Self::Duration => SortKey::Int(i128::from(c.duration_ns())),
-            Self::Packets => SortKey::Int(i128::from(c.dirs[0].packets + c.dirs[1].packets)),
-            Self::Bytes => SortKey::Int(i128::from(
-                c.dirs[0].payload_bytes + c.dirs[1].payload_bytes,
-            )),
-            Self::Termination => SortKey::Int(c.termination() as i128),
-            Self::Cause => SortKey::Int(d.map_or(-1, |d| d.cause as i128)),
-            Self::Sender => SortKey::Text(sender_text(c, d)),
-        }
-    }
-}
-
-/// A row's value in the sorted column: numbers, addresses (IPv4 before IPv6, as `IpAddr`
-/// orders them) or text. Every key of one sort is the same kind.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum SortKey {
-    Int(i128),
-    Addr(u8, u128, u16),
-    Text(String),
 }
 
 /// "server 10.0.0.2", "path (as server)", or "" with no RST.
