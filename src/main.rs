@@ -126,17 +126,20 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         eprintln!("rstscope: --idle-gap must be a positive number of seconds");
         return ExitCode::from(2);
     }
+    // Two captures of the same traffic are compared packet by packet; one capture's report
+    // needs records only where the diagnosis reads them.
+    let two_point = args.files.len() == 2;
     #[allow(clippy::cast_possible_truncation)]
     let options = Options {
         flow: FlowConfig {
             idle_gap_ns: (args.idle_gap * 1e9).round() as i64,
-            // Two captures of the same traffic are compared packet by packet.
-            ..if args.files.len() == 2 {
+            ..if two_point {
                 FlowConfig::every_record()
             } else {
                 FlowConfig::default()
             }
         },
+        drop_unused_records: !two_point,
         ..Options::default()
     };
     let stdout = io::stdout();
@@ -156,7 +159,6 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         }
         // Two captures are analysed together: when they hold the same connections (a client
         // and a server capture), each serves as proof for the other's diagnoses.
-        let two_point = args.files.len() == 2;
         let mut done: Vec<(&String, pipeline::Outcome)> = Vec::new();
         for (i, name) in args.files.iter().enumerate() {
             let started = Instant::now();

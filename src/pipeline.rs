@@ -37,6 +37,11 @@ pub struct Options {
     /// tracking otherwise take both cores of a small machine, and a window drawn without a GPU
     /// then stutters while a large capture loads; the command line wants 0.
     pub yield_share: f32,
+    /// Free, before the diagnosis, the packet records of every connection it will not read
+    /// ([`diagnose::reads_records`]): a report never shows records, and at a million
+    /// connections they are an eighth of its memory. For reports of one capture (the command
+    /// line); the app draws them and the two-point comparison reads them.
+    pub drop_unused_records: bool,
 }
 
 impl Default for Options {
@@ -46,6 +51,7 @@ impl Default for Options {
             update_interval: Duration::from_millis(100),
             live_updates: false,
             yield_share: 0.0,
+            drop_unused_records: false,
         }
     }
 }
@@ -607,7 +613,14 @@ fn flow_thread(
         last_ts_ns: end.last_ts_ns,
         retained_packet_bytes: tracker.retained_packet_bytes() as u64,
     };
-    let (connections, packets) = tracker.finish();
+    let (connections, mut packets) = tracker.finish();
+    if options.drop_unused_records {
+        for (c, p) in connections.iter().zip(&mut packets) {
+            if !diagnose::reads_records(c) {
+                *p = Vec::new();
+            }
+        }
+    }
     let (mut diagnoses, mut incidents) = diagnose::diagnose_all(&connections, &packets);
     if !kernel.is_empty() {
         for (c, d) in connections.iter().zip(&mut diagnoses) {
@@ -647,15 +660,17 @@ fn changed_batch(
     let mut batch = ConnectionBatch::default();
     sent_packets.resize(tracker.connections().len(), 0);
     for id in ids {
-        let conn = &tracker.connections()[id as usize];
-        batch.connections.push(conn.clone());
+        let Some(conn) = tracker.snapshot(id) else {
+            continue;
+        };
         let records = tracker.packets(id);
         if !conn.resets.is_empty()
-            && let Some(mut d) = diagnose::diagnose(conn, records)
+            && let Some(mut d) = diagnose::diagnose(&conn, records)
         {
-            diagnose::kernel::attach(&mut d, conn, kernel);
+            diagnose::kernel::attach(&mut d, &conn, kernel);
             batch.diagnoses.push((id, d));
         }
+        batch.connections.push(conn);
         // Counted in records ever appended: with a record limit the tracker drops old ones,
         // and the newest `appended - sent` (at most all it holds) are the new ones.
         let already = &mut sent_packets[id as usize];

@@ -468,7 +468,7 @@ fn zeek_conn_state_agrees_with_baselines() {
             for z in c.zeek_connections() {
                 ours.entry(key.clone())
                     .or_default()
-                    .push((z.conn_state, z.history));
+                    .push((z.conn_state, z.history.clone()));
             }
         }
         for z in &zeek {

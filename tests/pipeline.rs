@@ -297,3 +297,47 @@ fn bounded_records_stream_the_start_and_the_latest_packets() {
     // The RST's diagnosis reads the latest packets: still there.
     assert!(a.diagnoses.iter().flatten().count() > 0);
 }
+
+#[test]
+fn dropping_the_records_no_diagnosis_reads_changes_no_verdict() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-captures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 20);
+    let (mut dropped, mut kept) = (0, 0);
+    for f in &files {
+        let run = |drop| {
+            let options = Options {
+                drop_unused_records: drop,
+                ..Options::default()
+            };
+            pipeline::analyze(SourceSpec::File(f.clone()), options)
+                .analysis
+                .unwrap()
+        };
+        let (all, lean) = (run(false), run(true));
+        assert_eq!(
+            format!("{:?}", all.diagnoses),
+            format!("{:?}", lean.diagnoses),
+            "{}: the verdicts",
+            f.display()
+        );
+        assert_eq!(all.incidents, lean.incidents, "{}", f.display());
+        for c in &all.connections {
+            let (a, l) = (&all.packets[c.id as usize], &lean.packets[c.id as usize]);
+            if rstscope::diagnose::reads_records(c) {
+                assert_eq!(a, l, "{} connection {}", f.display(), c.id);
+                kept += 1;
+            } else {
+                assert!(l.is_empty(), "{} connection {}", f.display(), c.id);
+                dropped += usize::from(!a.is_empty());
+            }
+        }
+    }
+    // The samples hold both: graceful connections beside the reset ones.
+    assert!(dropped > 10 && kept > 20, "dropped {dropped}, kept {kept}");
+}

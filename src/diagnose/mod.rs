@@ -164,6 +164,46 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// Gives back what its texts and lists reserved beyond their length: texts put together
+    /// piece by piece hold up to twice what they need, and a capture with a hundred thousand
+    /// resets keeps every diagnosis to the end (1.8 KB each before, bench/README.md).
+    pub fn shrink_to_fit(&mut self) {
+        fn texts(v: &mut Vec<Evidence>) {
+            v.shrink_to_fit();
+            for e in v {
+                e.note.shrink_to_fit();
+            }
+        }
+        for t in [
+            &mut self.sender_doubt,
+            &mut self.rst_time,
+            &mut self.known_timeout,
+        ]
+        .into_iter()
+        .chain([&mut self.would_settle])
+        .flatten()
+        {
+            t.shrink_to_fit();
+        }
+        self.summary.shrink_to_fit();
+        self.confidence_reasons.shrink_to_fit();
+        for r in &mut self.confidence_reasons {
+            r.shrink_to_fit();
+        }
+        texts(&mut self.evidence);
+        texts(&mut self.consequences);
+        self.resets.shrink_to_fit();
+        for r in &mut self.resets {
+            r.time.shrink_to_fit();
+            r.note.shrink_to_fit();
+        }
+        self.alternatives.shrink_to_fit();
+        for a in &mut self.alternatives {
+            a.why.shrink_to_fit();
+            a.tell_apart.shrink_to_fit();
+        }
+    }
+
     /// The cause in plain words.
     pub fn explanation(&self) -> &'static str {
         self.cause.explanation()
@@ -227,6 +267,15 @@ fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpA
                 .map(|best| (ip, best))
         })
         .collect()
+}
+
+/// Whether [`diagnose_all`] reads this connection's packet records: a RST's verdict and an
+/// incident's members do, so do the verdict on data nobody answered and the hosts' TTL habits
+/// for a direction whose TTL changed. Every other connection is judged by its counters.
+pub fn reads_records(c: &Connection) -> bool {
+    !c.resets.is_empty()
+        || c.termination() == crate::flow::Termination::Unanswered
+        || c.dirs.iter().any(|d| d.ttl.min != d.ttl.max)
 }
 
 /// Incidents among diagnosed connections (for a live view that has no packet records at

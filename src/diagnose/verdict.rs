@@ -130,7 +130,7 @@ pub(super) fn decide(
     let s = &ctx.s;
     let evidence = evidence(&winner, s, rst);
     let idle = (s.idle_before_ns > 0).then(|| secs(s.idle_before_ns));
-    Some(Diagnosis {
+    let mut d = Diagnosis {
         cause: winner.cause,
         sender: rst.from,
         sender_kind: winner.kind,
@@ -159,7 +159,9 @@ pub(super) fn decide(
             None
         },
         kernel: None,
-    })
+    };
+    d.shrink_to_fit();
+    Some(d)
 }
 
 /// The winner's evidence, with the packets off their side's TTL habit and the RST's text.

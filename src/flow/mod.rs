@@ -249,15 +249,19 @@ pub struct Connection {
     pub handshake: Handshake,
     pub idle_gaps: Vec<IdleGap>,
     pub resets: Vec<Reset>,
+    /// Zeek's verdicts, one per connection Zeek would log for these packets, the current one
+    /// last ([`Connection::zeek_connections`]). Complete when tracking ends
+    /// ([`FlowTracker::finish`]) and in every copy the tracker hands out while it runs
+    /// ([`FlowTracker::snapshot`]); in the tracker's own table until then, only those Zeek's
+    /// timers or reuse rule already closed. Zeek's state machine for the current one lives
+    /// beside the table and is freed at the end: 352 bytes a connection a report never reads.
     #[serde(skip)]
-    pub zeek: ZeekTracker,
+    pub zeek: Vec<ZeekVerdict>,
     /// Retransmissions at the end of the connection, all from one side, with nothing from the
     /// other side since the first of them.
     pub trailing_retransmissions: u32,
     #[serde(skip)]
     last_dir: Dir,
-    /// Zeek connections already closed by Zeek's timers or reuse rule.
-    pub zeek_earlier: Vec<ZeekVerdict>,
     /// The sender of the current Zeek connection's first packet.
     #[serde(skip)]
     zeek_first_dir: Dir,
@@ -279,13 +283,116 @@ impl ZeekVerdict {
     }
 }
 
-/// A new Zeek tracker for a connection whose first packet is `seg`; Zeek's `likely_server_ports`
-/// is approximated by the ports below 1024.
+/// Pushes onto one of a connection's short lists: the first element reserves room for one
+/// (`Vec` would reserve four), then the list doubles. Nearly every connection has at most one
+/// RST, idle gap and Zeek verdict; at a million connections the spare room was 0.2 GB
+/// (heaptrack).
+fn push_lean<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(x);
+}
+
+/// A new Zeek tracker for a Zeek connection whose first packet is `seg`.
 fn zeek_tracker_for(seg: &TcpSegment) -> ZeekTracker {
-    if zeek::zeek_port_flip(seg.flags, seg.src_port, seg.dst_port, |p| p < 1024) {
-        ZeekTracker::new_port_flipped()
-    } else {
-        ZeekTracker::new()
+    ZeekSlot::for_first(seg).built()
+}
+
+/// Zeek's state machine for a connection's current Zeek connection, built when a second packet
+/// comes. A connection of one packet (a SYN nobody answers: a scan, a flood) keeps that packet
+/// instead, 32 bytes where the machine takes 352, and replays it into a machine when another
+/// packet comes or its verdict is asked for: a million-SYN flood then costs 0.3 GB less.
+#[derive(Clone, Debug)]
+enum ZeekSlot {
+    /// No packet yet; whether the machine starts with Zeek's port flip.
+    Fresh {
+        flipped: bool,
+    },
+    /// One packet, not fed to a machine yet.
+    First {
+        flipped: bool,
+        seg: ZeekSegment,
+        payload_captured: bool,
+        now_us: u64,
+    },
+    Live(Box<ZeekTracker>),
+}
+
+impl ZeekSlot {
+    /// For a connection whose first packet is `seg`; Zeek's `likely_server_ports` is
+    /// approximated by the ports below 1024.
+    fn for_first(seg: &TcpSegment) -> Self {
+        Self::Fresh {
+            flipped: zeek::zeek_port_flip(seg.flags, seg.src_port, seg.dst_port, |p| p < 1024),
+        }
+    }
+
+    fn machine(flipped: bool) -> ZeekTracker {
+        if flipped {
+            ZeekTracker::new_port_flipped()
+        } else {
+            ZeekTracker::new()
+        }
+    }
+
+    /// The machine with everything seen so far fed to it.
+    fn built(&self) -> ZeekTracker {
+        match self {
+            Self::Fresh { flipped } => Self::machine(*flipped),
+            Self::First {
+                flipped,
+                seg,
+                payload_captured,
+                now_us,
+            } => {
+                let mut t = Self::machine(*flipped);
+                t.observe_at(seg, *payload_captured, *now_us);
+                t
+            }
+            Self::Live(t) => (**t).clone(),
+        }
+    }
+
+    fn verdict(&self) -> ZeekVerdict {
+        match self {
+            Self::Live(t) => ZeekVerdict::of(t),
+            other => ZeekVerdict::of(&other.built()),
+        }
+    }
+
+    /// Feeds one packet (of the connection `conn`, from `dir`), closing the current Zeek
+    /// connection first when Zeek's timers or reuse rule would.
+    fn observe(&mut self, conn: &mut Connection, dir: Dir, seg: &TcpSegment, now_us: u64) {
+        let mut zseg = ZeekSegment {
+            from_first_sender: dir == conn.zeek_first_dir,
+            flags: seg.flags,
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            window: seg.window,
+        };
+        if let Self::Fresh { flipped } = *self {
+            // A machine that has seen nothing neither expires nor sees its 4-tuple reused.
+            *self = Self::First {
+                flipped,
+                seg: zseg,
+                payload_captured: seg.payload_captured,
+                now_us,
+            };
+            return;
+        }
+        if !matches!(self, Self::Live(_)) {
+            *self = Self::Live(Box::new(self.built()));
+        }
+        let Self::Live(t) = self else { return };
+        if t.expired_at(now_us) || t.is_reuse(&zseg) {
+            let done = std::mem::replace(&mut **t, zeek_tracker_for(seg));
+            push_lean(&mut conn.zeek, ZeekVerdict::of(&done));
+            conn.zeek_first_dir = dir;
+            zseg.from_first_sender = true;
+        }
+        t.observe_at(&zseg, seg.payload_captured, now_us);
     }
 }
 
@@ -327,10 +434,23 @@ impl Connection {
     /// Zeek's verdicts: one per connection Zeek would log for these packets. Zeek's timers and
     /// reuse rule can cut what Wireshark calls one conversation into several (for example RSTs
     /// minutes apart); the last entry is the current one.
-    pub fn zeek_connections(&self) -> Vec<ZeekVerdict> {
-        let mut all = self.zeek_earlier.clone();
-        all.push(ZeekVerdict::of(&self.zeek));
-        all
+    pub fn zeek_connections(&self) -> &[ZeekVerdict] {
+        &self.zeek
+    }
+
+    /// Zeek's verdict on the current (last) Zeek connection.
+    pub fn zeek_current(&self) -> &ZeekVerdict {
+        static NONE: ZeekVerdict = ZeekVerdict {
+            conn_state: "",
+            history: String::new(),
+        };
+        self.zeek.last().unwrap_or(&NONE)
+    }
+
+    /// The Zeek connections before the current one (Zeek's timers split what Wireshark calls
+    /// one conversation); usually none.
+    pub fn zeek_earlier(&self) -> &[ZeekVerdict] {
+        &self.zeek[..self.zeek.len().saturating_sub(1)]
     }
 
     fn dir_of(&self, src: SocketAddr) -> Dir {
@@ -481,6 +601,8 @@ pub struct FlowTracker {
     /// `SipHash`'s flooding resistance buys nothing for a file the user chose to open.
     index: HashMap<FlowKey, Slot, BuildHasherDefault<KeyHasher>>,
     conns: Vec<Connection>,
+    /// Per connection id: Zeek's state machine for its current Zeek connection.
+    zeek: Vec<ZeekSlot>,
     packets: Vec<Vec<PacketRecord>>,
     changed: Vec<u32>,
     changed_flag: Vec<bool>,
@@ -495,6 +617,7 @@ impl FlowTracker {
             config,
             index: HashMap::default(),
             conns: Vec::new(),
+            zeek: Vec::new(),
             packets: Vec::new(),
             changed: Vec::new(),
             changed_flag: Vec::new(),
@@ -539,8 +662,24 @@ impl FlowTracker {
         ids
     }
 
-    /// Consumes the tracker, returning connections and their packet records.
-    pub fn finish(self) -> (Vec<Connection>, Vec<Vec<PacketRecord>>) {
+    /// A copy of a connection as it stands, with Zeek's verdict so far.
+    pub fn snapshot(&self, id: u32) -> Option<Connection> {
+        let mut c = self.conns.get(id as usize)?.clone();
+        if let Some(z) = self.zeek.get(id as usize) {
+            push_lean(&mut c.zeek, z.verdict());
+        }
+        Some(c)
+    }
+
+    /// Consumes the tracker, returning connections (with Zeek's verdicts) and their packet
+    /// records; Zeek's state machines are freed.
+    pub fn finish(mut self) -> (Vec<Connection>, Vec<Vec<PacketRecord>>) {
+        // Each machine is freed as soon as its verdict is out, so that verdicts and machines
+        // are never all held at once.
+        let machines = std::mem::take(&mut self.zeek);
+        for (c, z) in self.conns.iter_mut().zip(machines) {
+            push_lean(&mut c.zeek, z.verdict());
+        }
         (self.conns, self.packets)
     }
 
@@ -579,7 +718,8 @@ impl FlowTracker {
         }
         let idle_gap_ns = self.config.idle_gap_ns;
         let conn = &mut self.conns[id as usize];
-        let record = update(conn, frame, ts_ns, seg, src, idle_gap_ns);
+        let zeek = &mut self.zeek[id as usize];
+        let record = update(conn, zeek, frame, ts_ns, seg, src, idle_gap_ns);
         if self.config.keep_packets {
             let records = &mut self.packets[id as usize];
             records.push(record);
@@ -683,8 +823,7 @@ impl FlowTracker {
             } else {
                 Dir::Server
             },
-            zeek: zeek_tracker_for(seg),
-            zeek_earlier: Vec::new(),
+            zeek: Vec::new(),
             zeek_first_dir: if src == client {
                 Dir::Client
             } else {
@@ -698,6 +837,7 @@ impl FlowTracker {
         } else {
             Vec::new()
         });
+        self.zeek.push(ZeekSlot::for_first(seg));
         self.appended.push(0);
         self.changed_flag.push(false);
         id
@@ -721,6 +861,7 @@ fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr, Rol
 /// Applies one segment to its connection and returns its compact record.
 fn update(
     conn: &mut Connection,
+    zeek: &mut ZeekSlot,
     frame: u64,
     ts_ns: i64,
     seg: &TcpSegment,
@@ -735,11 +876,14 @@ fn update(
         // Silence since the packet before this one in the capture, as the gap's frames say.
         let gap = ts_ns.saturating_sub(conn.prev_ts_ns);
         if gap >= idle_gap_ns {
-            conn.idle_gaps.push(IdleGap {
-                after_frame: conn.last_frame,
-                before_frame: frame,
-                ns: gap,
-            });
+            push_lean(
+                &mut conn.idle_gaps,
+                IdleGap {
+                    after_frame: conn.last_frame,
+                    before_frame: frame,
+                    ns: gap,
+                },
+            );
         }
     }
     conn.last_frame = frame;
@@ -749,22 +893,7 @@ fn update(
     conn.last_ts_ns = conn.last_ts_ns.max(ts_ns);
     conn.first_ts_ns = conn.first_ts_ns.min(ts_ns);
 
-    let mut zseg = ZeekSegment {
-        from_first_sender: dir == conn.zeek_first_dir,
-        flags: f,
-        seq: seg.seq,
-        ack: seg.ack,
-        payload_len: seg.payload_len,
-        window: seg.window,
-    };
-    let now_us = u64::try_from(ts_ns / 1000).unwrap_or(0);
-    if conn.zeek.expired_at(now_us) || conn.zeek.is_reuse(&zseg) {
-        let done = std::mem::replace(&mut conn.zeek, zeek_tracker_for(seg));
-        conn.zeek_earlier.push(ZeekVerdict::of(&done));
-        conn.zeek_first_dir = dir;
-        zseg.from_first_sender = true;
-    }
-    conn.zeek.observe_at(&zseg, seg.payload_captured, now_us);
+    zeek.observe(conn, dir, seg, u64::try_from(ts_ns / 1000).unwrap_or(0));
 
     // The receiver's view, needed to judge a RST before this segment changes anything.
     let rst_view = rst.then(|| judge_rst(conn, dir, seg));
@@ -787,29 +916,32 @@ fn update(
     if let Some((in_window, exact)) = rst_view {
         let isn = conn.dir(dir).isn;
         let peer_isn = conn.dir(dir.reverse()).isn;
-        conn.resets.push(Reset {
-            frame,
-            ts_ns,
-            from: dir,
-            flags: f,
-            seq: seg.seq,
-            ack: seg.ack,
-            seq_rel: isn.map(|i| seg.seq.wrapping_sub(i)),
-            ack_rel: if ack {
-                peer_isn.map(|i| seg.ack.wrapping_sub(i))
-            } else {
-                None
+        push_lean(
+            &mut conn.resets,
+            Reset {
+                frame,
+                ts_ns,
+                from: dir,
+                flags: f,
+                seq: seg.seq,
+                ack: seg.ack,
+                seq_rel: isn.map(|i| seg.seq.wrapping_sub(i)),
+                ack_rel: if ack {
+                    peer_isn.map(|i| seg.ack.wrapping_sub(i))
+                } else {
+                    None
+                },
+                in_window,
+                exact,
+                ttl: seg.ttl,
+                ip_id: seg.ip_id,
+                payload_len: seg.payload_len,
+                text: seg
+                    .rst_payload
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
             },
-            in_window,
-            exact,
-            ttl: seg.ttl,
-            ip_id: seg.ip_id,
-            payload_len: seg.payload_len,
-            text: seg
-                .rst_payload
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
-        });
+        );
     }
 
     PacketRecord {

@@ -83,6 +83,42 @@ fn fin_both_ways_is_a_fin_termination() {
 }
 
 #[test]
+fn zeeks_verdict_is_in_every_copy_handed_out_and_in_the_finished_table() {
+    let mut t = run(&handshake());
+    let zeek = |c: &Connection| {
+        (
+            c.zeek_current().conn_state,
+            c.zeek_current().history.clone(),
+        )
+    };
+    let during = t.snapshot(0).unwrap();
+    assert_eq!(zeek(&during), ("S1", "ShA".to_owned()));
+    assert!(t.snapshot(1).is_none());
+    t.observe(4, ms(3), &seg(C, S, FA, 101, 501, 0));
+    t.observe(5, ms(4), &seg(S, C, FA, 501, 102, 0));
+    t.observe(6, ms(5), &seg(C, S, A, 102, 502, 0));
+    let (conns, _) = t.finish();
+    assert_eq!(zeek(&conns[0]), ("SF", "ShAFf".to_owned()));
+    assert_eq!(conns[0].zeek_connections().len(), 1);
+}
+
+#[test]
+fn a_syn_nobody_answers_costs_a_table_entry_and_its_packet() {
+    // Zeek's machine (352 bytes) is built at a connection's second packet.
+    let c = size_of::<Connection>();
+    let slot = size_of::<ZeekSlot>();
+    assert!(
+        c <= 512 && slot <= 40,
+        "connection {c} B, Zeek slot {slot} B"
+    );
+    let t = run(&[(0, seg(C, S, SYN, 100, 0, 0))]);
+    assert!(matches!(t.zeek[0], ZeekSlot::First { .. }));
+    let (conns, _) = t.finish();
+    let z = conns[0].zeek_current();
+    assert_eq!((z.conn_state, z.history.as_str()), ("S0", "S"));
+}
+
+#[test]
 fn rst_answering_a_syn_is_refused_and_acceptable() {
     let t = run(&[
         (0, seg(C, S, SYN, 100, 0, 0)),

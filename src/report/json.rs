@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::analysis::{Analysis, Warning};
 use crate::decode::flags;
 use crate::diagnose::{Cause, Diagnosis};
-use crate::flow::{Connection, Dir, Reset};
+use crate::flow::{Connection, Dir, Reset, ZeekVerdict};
 use crate::source::SourceError;
 use crate::time::{millis, rfc3339, secs};
 
@@ -222,12 +222,6 @@ impl From<&Reset> for ResetJson {
 }
 
 #[derive(Serialize)]
-pub struct Zeek {
-    pub conn_state: &'static str,
-    pub history: String,
-}
-
-#[derive(Serialize)]
 pub struct Conn<'a> {
     pub id: u32,
     pub client: Endpoint,
@@ -248,11 +242,11 @@ pub struct Conn<'a> {
     pub idle_gaps: Vec<IdleGap>,
     pub termination: &'static str,
     pub resets: Vec<ResetJson>,
-    pub zeek: Zeek,
+    pub zeek: &'a ZeekVerdict,
     /// Earlier connections Zeek would log separately for these packets (its timers split what
     /// Wireshark calls one conversation); usually empty.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub zeek_earlier: Vec<Zeek>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub zeek_earlier: &'a [ZeekVerdict],
     /// Who sent the first RST and why; `null` for connections that ended gracefully.
     pub diagnosis: Option<DiagnosisJson<'a>>,
 }
@@ -260,7 +254,7 @@ pub struct Conn<'a> {
 impl<'a> Conn<'a> {
     /// `verbose`: the diagnosis repeats its cause's explanation and fixes (for a line that must
     /// stand on its own, such as a live capture's events).
-    pub fn new(c: &Connection, diagnosis: Option<&'a Diagnosis>, verbose: bool) -> Self {
+    pub fn new(c: &'a Connection, diagnosis: Option<&'a Diagnosis>, verbose: bool) -> Self {
         let h = &c.handshake;
         Self {
             id: c.id,
@@ -300,18 +294,8 @@ impl<'a> Conn<'a> {
                 .collect(),
             termination: c.termination().as_str(),
             resets: c.resets.iter().map(ResetJson::from).collect(),
-            zeek: Zeek {
-                conn_state: c.zeek.conn_state(),
-                history: c.zeek.history(),
-            },
-            zeek_earlier: c
-                .zeek_earlier
-                .iter()
-                .map(|z| Zeek {
-                    conn_state: z.conn_state,
-                    history: z.history.clone(),
-                })
-                .collect(),
+            zeek: c.zeek_current(),
+            zeek_earlier: c.zeek_earlier(),
             diagnosis: diagnosis.map(|d| DiagnosisJson::new(d, verbose)),
         }
     }

@@ -236,7 +236,8 @@ fn row(cells: &mut [String; 10], c: &Connection, d: Option<&Diagnosis>, t0: i64)
     let _ = write!(cells[6], "{}/{}", cl.payload_bytes, sv.payload_bytes);
     cells[7].push_str(c.termination().as_str());
     cells[8].push_str(d.map_or("-", |d| d.cause.id()));
-    let _ = write!(cells[9], "{} {}", c.zeek.conn_state(), c.zeek.history());
+    let z = c.zeek_current();
+    let _ = write!(cells[9], "{} {}", z.conn_state, z.history);
 }
 
 /// One reset connection: its diagnosis, handshake, TTLs, idle gaps, FINs and every RST; with
