@@ -401,3 +401,70 @@ fn columns_sort_by_their_values_both_ways() {
             .all(|&id| !m.connections[id as usize].resets.is_empty() || m.diagnosis(id).is_some())
     );
 }
+
+#[test]
+fn the_wheel_zooms_the_overviews_time_and_no_gesture_leaves_it_empty() {
+    use rstscope::ui::overview;
+    let mut h = harness();
+    h.run_steps(2);
+    let busy = samples::all()
+        .into_iter()
+        .find(|s| s.file == "busy-one-reset.pcapng")
+        .unwrap();
+    open_sample(&mut h, &busy.title);
+    h.run_steps(3);
+    let home = overview::shown(&h.ctx).expect("the overview is drawn");
+    #[allow(clippy::cast_precision_loss)]
+    let rows = h.state().shown_rows().len() as f64;
+    let centre = home.rect.center();
+    let wheel = |h: &mut Harness<'static, RstscopeApp>, delta: egui::Vec2, times: usize| {
+        for _ in 0..times {
+            let input = h.input_mut();
+            input.events.push(egui::Event::PointerMoved(centre));
+            input.events.push(egui::Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Point,
+                delta,
+                phase: egui::TouchPhase::Move,
+                source: egui::MouseWheelSource::Wheel,
+                modifiers: egui::Modifiers::NONE,
+            });
+            h.run_steps(4);
+        }
+        overview::shown(&h.ctx).unwrap()
+    };
+    let span = |s: &overview::Shown| s.time_s.1 - s.time_s.0;
+    let shows_bars = |s: &overview::Shown| {
+        s.time_s.0 < span(&home) && s.time_s.1 > 0.0 && s.rows.0 < rows && s.rows.1 > 0.0
+    };
+    // The wheel zooms time around the pointer and leaves the rows alone.
+    let zoomed = wheel(&mut h, egui::vec2(0.0, 50.0), 3);
+    assert!(span(&zoomed) < 0.7 * span(&home), "{home:?} -> {zoomed:?}");
+    assert!((zoomed.rows.1 - zoomed.rows.0 - (home.rows.1 - home.rows.0)).abs() < 1e-6);
+    // However far it is turned the other way, the bars stay in view.
+    let out = wheel(&mut h, egui::vec2(0.0, -50.0), 40);
+    assert!(span(&out) > span(&home) && shows_bars(&out), "{out:?}");
+    // Dragging the bars far out of the plot brings the whole capture back.
+    for _ in 0..6 {
+        let input = h.input_mut();
+        input.events.push(egui::Event::PointerMoved(centre));
+        input.events.push(egui::Event::PointerButton {
+            pos: centre,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run_steps(1);
+        let far = centre + egui::vec2(0.0, 400.0);
+        h.input_mut().events.push(egui::Event::PointerMoved(far));
+        h.run_steps(1);
+        h.input_mut().events.push(egui::Event::PointerButton {
+            pos: far,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.run_steps(2);
+        let now = overview::shown(&h.ctx).unwrap();
+        assert!(shows_bars(&now), "after a drag: {now:?}");
+    }
+}

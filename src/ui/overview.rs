@@ -1,5 +1,8 @@
 //! The overview timeline: every shown connection as a bar over capture time, coloured by how it
-//! ended; zoom with the wheel, pan by dragging, hover for details, click to select.
+//! ended. The wheel zooms time around the pointer, Shift+wheel zooms rows, dragging pans,
+//! double-click shows everything again; hover for details, click to select. A view moved off
+//! every bar comes back to the whole capture (`egui_plot`'s own wheel panned the rows away until
+//! the plot was empty).
 //!
 //! A plot item per connection would not stay smooth with a million rows, so the rows in view
 //! are grouped into about two bars per pixel of height: a group spans its connections' time
@@ -92,7 +95,7 @@ pub fn overview_ui(
         .height(ui.available_height().max(60.0))
         .allow_zoom(true)
         .allow_drag(true)
-        .allow_scroll(true)
+        .allow_scroll(false)
         .show_y(false)
         // The full set of rows defines the home view, whatever band is drawn.
         .include_y(0.5)
@@ -101,6 +104,7 @@ pub fn overview_ui(
         .x_axis_label("seconds since the first packet")
         .label_formatter(|_| None)
         .show(ui, |plot_ui| {
+            navigate(plot_ui, secs(model.t_end_ns - model.t0_ns), view.len());
             for (slot, bars) in charts.into_iter().enumerate() {
                 if bars.is_empty() {
                     continue;
@@ -123,10 +127,33 @@ pub fn overview_ui(
                 None
             }
         });
+    let b = response.transform.bounds();
+    let shown = Shown {
+        rect: response.response.rect,
+        time_s: (b.min()[0], b.max()[0]),
+        rows: (-b.max()[1], -b.min()[1]),
+    };
+    ui.data_mut(|d| d.insert_temp(egui::Id::unique(SHOWN_KEY), shown));
     let point: PlotPoint = response.inner?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let row = (-point.y).round().max(0.0) as usize;
     view.get(row.min(view.len() - 1)).copied()
+}
+
+const SHOWN_KEY: &str = "rstscope-overview-shown";
+
+/// What the overview showed in the last frame: where it is on screen, the span of capture time
+/// (seconds since the first packet) and the rows (0 at the top) in view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shown {
+    pub rect: egui::Rect,
+    pub time_s: (f64, f64),
+    pub rows: (f64, f64),
+}
+
+/// The overview as drawn in the last frame (`None` before it was drawn).
+pub fn shown(ctx: &egui::Context) -> Option<Shown> {
+    ctx.data(|d| d.get_temp(egui::Id::unique(SHOWN_KEY)))
 }
 
 /// What the groups were computed from.
@@ -206,6 +233,26 @@ fn group_rows(
         charts[slot].push(bar);
     }
     charts
+}
+
+/// The wheel zooms time around the pointer and Shift+wheel (a sideways scroll) zooms rows; a
+/// view that no longer shows any row or any of the capture's time goes back to all of it.
+fn navigate(plot_ui: &mut egui_plot::PlotUi<'_>, span_s: f64, rows: usize) {
+    let scroll = plot_ui.ctx().input(|i| i.smooth_scroll_delta);
+    if plot_ui.response().hovered() && scroll != egui::Vec2::ZERO {
+        // One notch of the wheel (50 points) zooms by about a quarter.
+        let zoom = |d: f32| (d / 200.0).exp();
+        plot_ui.zoom_bounds_around_hovered(egui::vec2(zoom(scroll.y), zoom(scroll.x)));
+    }
+    let b = plot_ui.plot_bounds();
+    let (x, y) = (b.range_x(), b.range_y());
+    let lost = *x.end() < 0.0
+        || *x.start() > span_s
+        || *y.start() > 0.5
+        || *y.end() < 0.5 - rows_f64(rows);
+    if lost && !plot_ui.auto_bounds().all() {
+        plot_ui.set_auto_bounds(true);
+    }
 }
 
 #[allow(clippy::cast_precision_loss)]
