@@ -7,7 +7,9 @@
 # the app's peak RSS (VmHWM) after loading, the ui() work per frame while the pointer hovers
 # over the overview and the table, how long the rows took to sort after a click on the
 # Duration header and to filter after each key typed (RSTSCOPE_PERF's "rows filtered and
-# sorted" lines), and screenshots (loaded, sorted, filtered) to look at.
+# sorted" lines, each followed by the overview's regrouping of those rows when it had to:
+# together, how long until the screen shows the answer), and screenshots (loaded, sorted,
+# filtered) to look at.
 # The clicks assume the default 1280x820 window at the top left of a 1400x900 screen.
 set -uo pipefail
 
@@ -71,5 +73,5 @@ echo "app on $FILE"
 echo "  loading: $load_s s; command line $cli_s s: $(awk -v a="$load_s" -v b="$cli_s" 'BEGIN{printf "%.2f", a/b}')x"
 echo "  peak RSS after loading: $((hwm / 1024)) MiB (command line $((cli_kb / 1024)) MiB)"
 grep "after loading" "$ERR" | sed 's/^rstscope perf: /  /'
-grep "rows filtered and sorted" "$ERR" | sed 's/^rstscope perf: /  /'
+grep -E "rows filtered and sorted|overview grouped" "$ERR" | sed 's/^rstscope perf: /  /'
 echo "  screenshots: $SHOTS/{loaded,sorted,filtered}.png"

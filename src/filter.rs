@@ -149,9 +149,14 @@ fn endpoint_matches(addr: std::net::SocketAddr, value: &str) -> bool {
 
 fn term_matches(t: &Term, c: &Connection, d: Option<&Diagnosis>) -> bool {
     let v = t.value.as_str();
+    // An address is written with hex digits, dots and colons only: other words are told
+    // without writing the connection's addresses out (a bare word such as `reset` took 80 ms
+    // over a million connections).
     let host = || {
-        IpText::of(c.client.ip()).as_str().starts_with(v)
-            || IpText::of(c.server.ip()).as_str().starts_with(v)
+        v.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+            && (IpText::of(c.client.ip()).as_str().starts_with(v)
+                || IpText::of(c.server.ip()).as_str().starts_with(v))
     };
     let port = || {
         v.parse::<u16>()

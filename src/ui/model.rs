@@ -30,6 +30,28 @@ pub struct Model {
     /// Counts changes to the connections, so that views computed from them (the overview's
     /// groups) know when to compute again.
     pub revision: u64,
+    /// Per connection id: what the overview draws of it, side by side in 24 bytes so that
+    /// grouping a million rows in a new order does not fetch a million connections from
+    /// memory (90 ms on 2 cores, bench/app.sh).
+    pub spans: Vec<Span>,
+}
+
+/// A connection as the overview draws it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub termination: Termination,
+}
+
+impl Span {
+    fn of(c: &Connection) -> Self {
+        Self {
+            first_ts_ns: c.first_ts_ns,
+            last_ts_ns: c.last_ts_ns,
+            termination: c.termination(),
+        }
+    }
 }
 
 impl Model {
@@ -51,8 +73,10 @@ impl Model {
             self.t_end_ns = self.t_end_ns.max(c.last_ts_ns);
             if id >= self.connections.len() {
                 self.packets.resize_with(id + 1, Vec::new);
+                self.spans.push(Span::of(&c));
                 self.connections.push(c);
             } else {
+                self.spans[id] = Span::of(&c);
                 self.connections[id] = c;
             }
         }
@@ -80,6 +104,7 @@ impl Model {
         self.t0_ns = a.stats.first_ts_ns.unwrap_or(0);
         self.t_end_ns = a.stats.last_ts_ns.unwrap_or(self.t0_ns);
         self.connections = a.connections;
+        self.spans = self.connections.iter().map(Span::of).collect();
         self.packets = a.packets;
         self.diagnoses = a.diagnoses;
         self.incidents = a.incidents;

@@ -77,7 +77,15 @@ pub fn overview_ui(
     let charts = match cached {
         Some(g) if g.key == key => g.charts,
         _ => {
+            let started = std::time::Instant::now();
             let charts = group_rows(model, rows_in_view, first_row, per_bar);
+            if model.complete && std::env::var_os("RSTSCOPE_PERF").is_some() {
+                eprintln!(
+                    "rstscope perf: overview grouped in {:.1} ms ({} rows)",
+                    started.elapsed().as_secs_f32() * 1e3,
+                    rows_in_view.len()
+                );
+            }
             ui.data_mut(|d| {
                 d.insert_temp(
                     memory_id,
@@ -189,47 +197,59 @@ fn group_rows(
     first_row: usize,
     per_bar: usize,
 ) -> Vec<Vec<Bar>> {
+    use rayon::prelude::*;
     let min_len = secs(model.t_end_ns - model.t0_ns).max(1e-3) * 0.004;
-    let mut charts: Vec<Vec<Bar>> = vec![Vec::new(); ENDINGS.len()];
-    for (group, rows) in rows_in_view.chunks(per_bar).enumerate() {
-        let mut start = i64::MAX;
-        let mut end = i64::MIN;
-        let mut worst = Termination::Fin;
-        for &id in rows {
-            let c = &model.connections[id as usize];
-            start = start.min(c.first_ts_ns);
-            end = end.max(c.last_ts_ns);
-            if severity(c.termination()) >= severity(worst) {
-                worst = c.termination();
+    // On all cores, from the spans: after a sort or a filter a million rows are grouped
+    // again, which took 140 ms on one core reading the connections (bench/app.sh), over the
+    // 100 ms a click may take to answer.
+    let bars: Vec<(usize, Bar)> = rows_in_view
+        .par_chunks(per_bar)
+        .enumerate()
+        .map(|(group, rows)| {
+            let mut start = i64::MAX;
+            let mut end = i64::MIN;
+            let mut worst = Termination::Fin;
+            for &id in rows {
+                let Some(c) = model.spans.get(id as usize) else {
+                    continue;
+                };
+                start = start.min(c.first_ts_ns);
+                end = end.max(c.last_ts_ns);
+                if severity(c.termination) >= severity(worst) {
+                    worst = c.termination;
+                }
             }
-        }
-        let first = &model.connections[rows[0] as usize];
-        let name = if rows.len() == 1 {
-            format!(
-                "#{} {} -> {}\n{}, {:.3} s",
-                first.id,
-                first.client,
-                first.server,
-                worst.as_str(),
-                secs(end - start)
-            )
-        } else {
-            format!(
-                "#{}..#{}: {} connections, worst ending {}",
-                first.id,
-                rows[rows.len() - 1],
-                rows.len(),
-                worst.as_str()
-            )
-        };
-        #[allow(clippy::cast_precision_loss)]
-        let y = -((first_row + group * per_bar) as f64) - (rows.len() as f64 - 1.0) / 2.0;
-        #[allow(clippy::cast_precision_loss)]
-        let bar = Bar::new(y, secs(end - start).max(min_len))
-            .base_offset(secs(start - model.t0_ns))
-            .width(rows.len() as f64 * 0.8)
-            .name(name);
-        let slot = ENDINGS.iter().position(|t| *t == worst).unwrap_or(0);
+            let first = &model.connections[rows[0] as usize];
+            let name = if rows.len() == 1 {
+                format!(
+                    "#{} {} -> {}\n{}, {:.3} s",
+                    first.id,
+                    first.client,
+                    first.server,
+                    worst.as_str(),
+                    secs(end.saturating_sub(start))
+                )
+            } else {
+                format!(
+                    "#{}..#{}: {} connections, worst ending {}",
+                    first.id,
+                    rows[rows.len() - 1],
+                    rows.len(),
+                    worst.as_str()
+                )
+            };
+            #[allow(clippy::cast_precision_loss)]
+            let y = -((first_row + group * per_bar) as f64) - (rows.len() as f64 - 1.0) / 2.0;
+            #[allow(clippy::cast_precision_loss)]
+            let bar = Bar::new(y, secs(end.saturating_sub(start)).max(min_len))
+                .base_offset(secs(start.saturating_sub(model.t0_ns)))
+                .width(rows.len() as f64 * 0.8)
+                .name(name);
+            (ENDINGS.iter().position(|t| *t == worst).unwrap_or(0), bar)
+        })
+        .collect();
+    let mut charts: Vec<Vec<Bar>> = vec![Vec::new(); ENDINGS.len()];
+    for (slot, bar) in bars {
         charts[slot].push(bar);
     }
     charts
