@@ -296,19 +296,44 @@ fn push_lean<T>(v: &mut Vec<T>, x: T) {
 
 /// A new Zeek tracker for a Zeek connection whose first packet is `seg`.
 fn zeek_tracker_for(seg: &TcpSegment) -> ZeekTracker {
-    ZeekSlot::for_first(seg).built()
+    let ZeekSlot::Fresh { flipped } = ZeekSlot::for_first(seg) else {
+        return ZeekTracker::new();
+    };
+    ZeekSlot::machine(flipped)
 }
 
 /// Zeek's state machine for a connection's current Zeek connection, built when a second packet
 /// comes. A connection of one packet (a SYN nobody answers: a scan, a flood) keeps that packet
 /// instead, 32 bytes where the machine takes 352, and replays it into a machine when another
 /// packet comes or its verdict is asked for: a million-SYN flood then costs 0.3 GB less.
+///
+/// The machines themselves are in one table whose entries are reused once Zeek's timers close
+/// a connection ([`FlowTracker::sweep_zeek`]): no allocation per connection, and at a million
+/// short connections only those active in the last seconds hold one.
+#[derive(Default)]
+struct Machines {
+    all: Vec<ZeekTracker>,
+    free: Vec<u32>,
+}
+
+impl Machines {
+    fn add(&mut self, t: ZeekTracker) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.all[i as usize] = t;
+            return i;
+        }
+        self.all.push(t);
+        u32::try_from(self.all.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn release(&mut self, i: u32) {
+        self.free.push(i);
+    }
+}
 #[derive(Clone, Debug)]
 enum ZeekSlot {
     /// No packet yet; whether the machine starts with Zeek's port flip.
-    Fresh {
-        flipped: bool,
-    },
+    Fresh { flipped: bool },
     /// One packet, not fed to a machine yet.
     First {
         flipped: bool,
@@ -316,7 +341,11 @@ enum ZeekSlot {
         payload_captured: bool,
         now_us: u64,
     },
-    Live(Box<ZeekTracker>),
+    /// Fed every packet: its machine in [`Machines`].
+    Live(u32),
+    /// Zeek's timers closed it (see [`FlowTracker::sweep_zeek`]): its verdict is in the
+    /// connection's list, and a packet that comes now starts a new Zeek connection.
+    Closed,
 }
 
 impl ZeekSlot {
@@ -337,7 +366,7 @@ impl ZeekSlot {
     }
 
     /// The machine with everything seen so far fed to it.
-    fn built(&self) -> ZeekTracker {
+    fn built(&self, machines: &Machines) -> ZeekTracker {
         match self {
             Self::Fresh { flipped } => Self::machine(*flipped),
             Self::First {
@@ -350,20 +379,31 @@ impl ZeekSlot {
                 t.observe_at(seg, *payload_captured, *now_us);
                 t
             }
-            Self::Live(t) => (**t).clone(),
+            Self::Live(i) => machines.all[*i as usize].clone(),
+            Self::Closed => ZeekTracker::new(),
         }
     }
 
-    fn verdict(&self) -> ZeekVerdict {
+    /// The current Zeek connection's verdict; `None` when Zeek closed it (its verdict is
+    /// already in the connection's list).
+    fn verdict(&self, machines: &Machines) -> Option<ZeekVerdict> {
         match self {
-            Self::Live(t) => ZeekVerdict::of(t),
-            other => ZeekVerdict::of(&other.built()),
+            Self::Live(i) => Some(ZeekVerdict::of(&machines.all[*i as usize])),
+            Self::Closed => None,
+            other => Some(ZeekVerdict::of(&other.built(machines))),
         }
     }
 
     /// Feeds one packet (of the connection `conn`, from `dir`), closing the current Zeek
     /// connection first when Zeek's timers or reuse rule would.
-    fn observe(&mut self, conn: &mut Connection, dir: Dir, seg: &TcpSegment, now_us: u64) {
+    fn observe(
+        &mut self,
+        machines: &mut Machines,
+        conn: &mut Connection,
+        dir: Dir,
+        seg: &TcpSegment,
+        now_us: u64,
+    ) {
         let mut zseg = ZeekSegment {
             from_first_sender: dir == conn.zeek_first_dir,
             flags: seg.flags,
@@ -372,6 +412,11 @@ impl ZeekSlot {
             payload_len: seg.payload_len,
             window: seg.window,
         };
+        if matches!(self, Self::Closed) {
+            *self = Self::for_first(seg);
+            conn.zeek_first_dir = dir;
+            zseg.from_first_sender = true;
+        }
         if let Self::Fresh { flipped } = *self {
             // A machine that has seen nothing neither expires nor sees its 4-tuple reused.
             *self = Self::First {
@@ -383,11 +428,12 @@ impl ZeekSlot {
             return;
         }
         if !matches!(self, Self::Live(_)) {
-            *self = Self::Live(Box::new(self.built()));
+            *self = Self::Live(machines.add(self.built(machines)));
         }
-        let Self::Live(t) = self else { return };
+        let Self::Live(i) = *self else { return };
+        let t = &mut machines.all[i as usize];
         if t.expired_at(now_us) || t.is_reuse(&zseg) {
-            let done = std::mem::replace(&mut **t, zeek_tracker_for(seg));
+            let done = std::mem::replace(t, zeek_tracker_for(seg));
             push_lean(&mut conn.zeek, ZeekVerdict::of(&done));
             conn.zeek_first_dir = dir;
             zseg.from_first_sender = true;
@@ -603,13 +649,26 @@ pub struct FlowTracker {
     conns: Vec<Connection>,
     /// Per connection id: Zeek's state machine for its current Zeek connection.
     zeek: Vec<ZeekSlot>,
+    machines: Machines,
     packets: Vec<Vec<PacketRecord>>,
     changed: Vec<u32>,
     changed_flag: Vec<bool>,
     /// Per connection: records ever appended (more than are held when bounded).
     appended: Vec<u64>,
     tcp_packets: u64,
+    /// Where [`Self::sweep_zeek`] goes on.
+    sweep_at: usize,
 }
+
+/// [`FlowTracker::sweep_zeek`] looks at this many connections every this many packets, so
+/// each again after eight times as many packets as there are connections. Measured at a
+/// million short connections (6.7 M packets): machines held at the end 1.34 GB of peak RSS to
+/// 1.26 GB for 4% more time; sixteen times as often freed no more and cost 17%.
+const SWEEP_SLOTS: usize = 16;
+const SWEEP_EVERY: u64 = 128;
+
+/// Zeek's shortest connection timer (`tcp_attempt_delay`, `tcp_close_delay`, 5 s).
+const ZEEK_SHORTEST_TIMER_US: u64 = 5_000_000;
 
 impl FlowTracker {
     pub fn new(config: FlowConfig) -> Self {
@@ -618,11 +677,13 @@ impl FlowTracker {
             index: HashMap::default(),
             conns: Vec::new(),
             zeek: Vec::new(),
+            machines: Machines::default(),
             packets: Vec::new(),
             changed: Vec::new(),
             changed_flag: Vec::new(),
             appended: Vec::new(),
             tcp_packets: 0,
+            sweep_at: 0,
         }
     }
 
@@ -662,11 +723,47 @@ impl FlowTracker {
         ids
     }
 
+    /// Closes the Zeek connections whose timers have expired by `now_us` (a few at a time, in
+    /// turn), as Zeek would: the verdict goes into the connection's list and the machine (352
+    /// bytes) is freed. The next packet of the connection, if any, would have found it expired
+    /// and started a new Zeek connection: it still does. At a million short connections the
+    /// machines' table then holds those of connections active lately (see [`SWEEP_SLOTS`]).
+    fn sweep_zeek(&mut self, now_us: u64) {
+        let n = self.zeek.len();
+        for _ in 0..SWEEP_SLOTS.min(n) {
+            if self.sweep_at >= n {
+                self.sweep_at = 0;
+            }
+            let i = self.sweep_at;
+            self.sweep_at += 1;
+            // Zeek's shortest timer is 5 s after a connection's last packet: a machine is
+            // looked at (a fetch from anywhere in memory) only after that; checking every
+            // machine in turn cost 15% more time at a million connections.
+            let idle_us =
+                now_us.saturating_sub(u64::try_from(self.conns[i].prev_ts_ns / 1000).unwrap_or(0));
+            if idle_us < ZEEK_SHORTEST_TIMER_US {
+                continue;
+            }
+            if let ZeekSlot::Live(m) = self.zeek[i]
+                && self.machines.all[m as usize].expired_at(now_us)
+            {
+                let verdict = ZeekVerdict::of(&self.machines.all[m as usize]);
+                push_lean(&mut self.conns[i].zeek, verdict);
+                self.machines.release(m);
+                self.zeek[i] = ZeekSlot::Closed;
+            }
+        }
+    }
+
     /// A copy of a connection as it stands, with Zeek's verdict so far.
     pub fn snapshot(&self, id: u32) -> Option<Connection> {
         let mut c = self.conns.get(id as usize)?.clone();
-        if let Some(z) = self.zeek.get(id as usize) {
-            push_lean(&mut c.zeek, z.verdict());
+        if let Some(v) = self
+            .zeek
+            .get(id as usize)
+            .and_then(|z| z.verdict(&self.machines))
+        {
+            push_lean(&mut c.zeek, v);
         }
         Some(c)
     }
@@ -674,11 +771,10 @@ impl FlowTracker {
     /// Consumes the tracker, returning connections (with Zeek's verdicts) and their packet
     /// records; Zeek's state machines are freed.
     pub fn finish(mut self) -> (Vec<Connection>, Vec<Vec<PacketRecord>>) {
-        // Each machine is freed as soon as its verdict is out, so that verdicts and machines
-        // are never all held at once.
-        let machines = std::mem::take(&mut self.zeek);
-        for (c, z) in self.conns.iter_mut().zip(machines) {
-            push_lean(&mut c.zeek, z.verdict());
+        for (c, z) in self.conns.iter_mut().zip(&self.zeek) {
+            if let Some(v) = z.verdict(&self.machines) {
+                push_lean(&mut c.zeek, v);
+            }
         }
         (self.conns, self.packets)
     }
@@ -691,6 +787,9 @@ impl FlowTracker {
     /// [`Self::observe`] with the segment's key computed beforehand (on another thread).
     pub fn observe_keyed(&mut self, frame: u64, ts_ns: i64, seg: &TcpSegment, key: FlowKey) -> u32 {
         self.tcp_packets += 1;
+        if self.tcp_packets.is_multiple_of(SWEEP_EVERY) {
+            self.sweep_zeek(u64::try_from(ts_ns / 1000).unwrap_or(0));
+        }
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let current = self.index.get(&key).and_then(|slot| {
@@ -718,8 +817,10 @@ impl FlowTracker {
         }
         let idle_gap_ns = self.config.idle_gap_ns;
         let conn = &mut self.conns[id as usize];
-        let zeek = &mut self.zeek[id as usize];
-        let record = update(conn, zeek, frame, ts_ns, seg, src, idle_gap_ns);
+        let dir = conn.dir_of(src);
+        let now_us = u64::try_from(ts_ns / 1000).unwrap_or(0);
+        self.zeek[id as usize].observe(&mut self.machines, conn, dir, seg, now_us);
+        let record = update(conn, frame, ts_ns, seg, src, idle_gap_ns);
         if self.config.keep_packets {
             let records = &mut self.packets[id as usize];
             records.push(record);
@@ -861,7 +962,6 @@ fn guess_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr, Rol
 /// Applies one segment to its connection and returns its compact record.
 fn update(
     conn: &mut Connection,
-    zeek: &mut ZeekSlot,
     frame: u64,
     ts_ns: i64,
     seg: &TcpSegment,
@@ -892,8 +992,6 @@ fn update(
     // stamped earlier than the one before it (a clock stepped back) makes no negative span.
     conn.last_ts_ns = conn.last_ts_ns.max(ts_ns);
     conn.first_ts_ns = conn.first_ts_ns.min(ts_ns);
-
-    zeek.observe(conn, dir, seg, u64::try_from(ts_ns / 1000).unwrap_or(0));
 
     // The receiver's view, needed to judge a RST before this segment changes anything.
     let rst_view = rst.then(|| judge_rst(conn, dir, seg));

@@ -119,6 +119,37 @@ fn a_syn_nobody_answers_costs_a_table_entry_and_its_packet() {
 }
 
 #[test]
+fn zeeks_timers_close_a_finished_connection_and_free_its_machine() {
+    let mut p = handshake();
+    p.push((ms(3), seg(C, S, FA, 101, 501, 0)));
+    p.push((ms(4), seg(S, C, FA, 501, 102, 0)));
+    p.push((ms(5), seg(C, S, A, 102, 502, 0)));
+    let mut t = run(&p);
+    assert!(matches!(t.zeek[0], ZeekSlot::Live(_)));
+    // Ten seconds later another connection talks: Zeek's close delay (5 s) has passed.
+    let other = "10.0.0.3:40001";
+    t.observe(7, ms(10_000), &seg(other, S, SYN, 7, 0, 0));
+    for i in 0..(2 * SWEEP_EVERY) {
+        t.observe(
+            8 + i,
+            ms(10_001) + i64::try_from(i).unwrap_or(0),
+            &seg(other, S, A, 8, 0, 0),
+        );
+    }
+    assert!(matches!(t.zeek[0], ZeekSlot::Closed));
+    assert_eq!(t.machines.free.len(), 1, "its machine is free for another");
+    // A late packet of the old connection now starts a new Zeek connection, as in Zeek.
+    t.observe(900, ms(10_500), &seg(C, S, A, 102, 502, 0));
+    let (conns, _) = t.finish();
+    let zeek = conns[0].zeek_connections();
+    assert_eq!(zeek.len(), 2, "{zeek:?}");
+    assert_eq!(
+        (zeek[0].conn_state, zeek[0].history.as_str()),
+        ("SF", "ShAFf")
+    );
+}
+
+#[test]
 fn rst_answering_a_syn_is_refused_and_acceptable() {
     let t = run(&[
         (0, seg(C, S, SYN, 100, 0, 0)),
