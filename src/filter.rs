@@ -149,15 +149,17 @@ fn endpoint_matches(addr: std::net::SocketAddr, value: &str) -> bool {
 
 fn term_matches(t: &Term, c: &Connection, d: Option<&Diagnosis>) -> bool {
     let v = t.value.as_str();
-    // An address is written with hex digits, dots and colons only: other words are told
-    // without writing the connection's addresses out (a bare word such as `reset` took 80 ms
-    // over a million connections).
-    let host = || {
-        v.bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
-            && (IpText::of(c.client.ip()).as_str().starts_with(v)
-                || IpText::of(c.server.ip()).as_str().starts_with(v))
+    // An IPv4 address is written with digits and dots, an IPv6 one with hex digits, dots and
+    // colons: other words are told without writing the connection's addresses out (a bare
+    // word such as `reset` took 80 ms over a million connections, `c` 118 ms).
+    let v4_word = v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let v6_word = v
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+    let address = |ip: std::net::IpAddr| {
+        (if ip.is_ipv4() { v4_word } else { v6_word }) && IpText::of(ip).as_str().starts_with(v)
     };
+    let host = || address(c.client.ip()) || address(c.server.ip());
     let port = || {
         v.parse::<u16>()
             .is_ok_and(|p| c.client.port() == p || c.server.port() == p)
@@ -257,6 +259,10 @@ mod tests {
         assert_eq!(shown("2001:db8::2"), vec![1]);
         assert_eq!(shown("refus"), vec![0]);
         assert_eq!(shown("ip:10.0."), vec![0]);
+        // Words that only an IPv6 address can begin with, and those neither can.
+        assert_eq!(shown("2001:"), vec![1]);
+        assert_eq!(shown("host:10"), vec![0]);
+        assert_eq!(shown("host:db8"), Vec::<u32>::new());
     }
 
     #[test]
