@@ -44,7 +44,8 @@ pub struct Stats {
     pub tcp_packets: u64,
     pub first_ts_ns: Option<i64>,
     pub last_ts_ns: Option<i64>,
-    /// Bytes held in per-packet records at the end.
+    /// Bytes held in per-packet records when the capture ended, before the diagnosis (which,
+    /// with the pipeline's `drop_unused_records`, frees those it does not read).
     pub retained_packet_bytes: u64,
 }
 

@@ -306,7 +306,8 @@ fn zeek_tracker_for(seg: &TcpSegment) -> ZeekTracker {
 ///
 /// The machines themselves are in one table whose entries are reused once Zeek's timers close
 /// a connection ([`FlowTracker::sweep_zeek`]): no allocation per connection, and at a million
-/// short connections only those active in the last seconds hold one.
+/// short connections mostly those active lately hold one (an established connection keeps its
+/// machine through Zeek's 5 minutes of inactivity).
 #[derive(Default)]
 struct Machines {
     all: Vec<ZeekTracker>,
@@ -727,9 +728,13 @@ impl FlowTracker {
 
     /// Closes the Zeek connections whose timers have expired by `now_us` (a few at a time, in
     /// turn), as Zeek would: the verdict goes into the connection's list and the machine (352
-    /// bytes) is freed. The next packet of the connection, if any, would have found it expired
-    /// and started a new Zeek connection: it still does. At a million short connections the
-    /// machines' table then holds those of connections active lately (see [`SWEEP_SLOTS`]).
+    /// bytes) is freed. While capture time runs forward, the next packet of the connection, if
+    /// any, would have found it expired and started a new Zeek connection: it still does. When
+    /// the capture's clock steps back (files merged out of order), a later packet stamped
+    /// before `now_us` finds its Zeek connection closed, where the check at each packet alone
+    /// would have carried it on; Zeek, whose timers run on the latest time it has seen, closes
+    /// it too. At a million short connections the machines' table then holds those of
+    /// connections active lately (see [`SWEEP_SLOTS`]).
     fn sweep_zeek(&mut self, now_us: u64) {
         let n = self.zeek.len();
         for _ in 0..SWEEP_SLOTS.min(n) {
@@ -738,9 +743,9 @@ impl FlowTracker {
             }
             let i = self.sweep_at;
             self.sweep_at += 1;
-            // Zeek's shortest timer is 5 s after a connection's last packet: a quieter
-            // connection keeps its machine without a look at it (a fetch from anywhere in
-            // memory).
+            // A connection with a packet in the last 5 s (Zeek's shortest timer) keeps its
+            // machine without a look at it (a fetch from anywhere in memory): a timer that is
+            // due even so is found at its next packet, or at a later round.
             let idle_us =
                 now_us.saturating_sub(u64::try_from(self.conns[i].prev_ts_ns / 1000).unwrap_or(0));
             if idle_us < ZEEK_SHORTEST_TIMER_US {
