@@ -27,6 +27,18 @@ fn manifest() -> Vec<Value> {
 }
 
 /// Clicks a sample on the welcome screen and waits for its analysis to end.
+/// The app with the busy sample (many connections, one reset) opened from the welcome screen.
+fn busy_sample_open() -> (Harness<'static, RstscopeApp>, samples::Sample) {
+    let mut h = harness();
+    h.run_steps(2);
+    let busy = samples::all()
+        .into_iter()
+        .find(|s| s.file == "busy-one-reset.pcapng")
+        .unwrap();
+    open_sample(&mut h, &busy.title);
+    (h, busy)
+}
+
 fn open_sample(h: &mut Harness<'static, RstscopeApp>, title: &str) {
     let button = h
         .get_all_by_label(title)
@@ -122,13 +134,7 @@ fn each_sample_shows_its_cause_and_sender_in_the_cause_panel() {
 
 #[test]
 fn typing_a_filter_shows_the_matching_rows() {
-    let mut h = harness();
-    h.run_steps(2);
-    let busy = samples::all()
-        .into_iter()
-        .find(|s| s.file == "busy-one-reset.pcapng")
-        .unwrap();
-    open_sample(&mut h, &busy.title);
+    let (mut h, busy) = busy_sample_open();
     // The expected rows, counted straight from the analysis.
     let a = pipeline::analyze(
         SourceSpec::Bytes(busy.file.clone(), busy.bytes.clone()),
@@ -405,13 +411,7 @@ fn columns_sort_by_their_values_both_ways() {
 #[test]
 fn the_wheel_zooms_the_overviews_time_and_no_gesture_leaves_it_empty() {
     use rstscope::ui::overview;
-    let mut h = harness();
-    h.run_steps(2);
-    let busy = samples::all()
-        .into_iter()
-        .find(|s| s.file == "busy-one-reset.pcapng")
-        .unwrap();
-    open_sample(&mut h, &busy.title);
+    let (mut h, _) = busy_sample_open();
     h.run_steps(3);
     let home = overview::shown(&h.ctx).expect("the overview is drawn");
     #[allow(clippy::cast_precision_loss)]

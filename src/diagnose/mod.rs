@@ -179,9 +179,9 @@ impl Diagnosis {
             &mut self.sender_doubt,
             &mut self.rst_time,
             &mut self.known_timeout,
+            &mut self.would_settle,
         ]
         .into_iter()
-        .chain([&mut self.would_settle])
         .flatten()
         {
             t.shrink_to_fit();
@@ -248,7 +248,7 @@ fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpA
                 continue;
             }
             let host = counts.entry(ip).or_default();
-            if dir.ttl.min == dir.ttl.max {
+            if !dir.ttl.varied() {
                 *host.entry(dir.ttl.min).or_default() += others;
             } else if let Some(ps) = packets.get(c.id as usize) {
                 for p in ps
@@ -276,7 +276,7 @@ fn host_ttls(conns: &[Connection], packets: &[Vec<PacketRecord>]) -> HashMap<IpA
 pub fn reads_records(c: &Connection) -> bool {
     !c.resets.is_empty()
         || c.termination() == crate::flow::Termination::Unanswered
-        || c.dirs.iter().any(|d| d.ttl.min != d.ttl.max)
+        || c.dirs.iter().any(|d| d.ttl.varied())
 }
 
 /// Incidents among diagnosed connections (for a live view that has no packet records at

@@ -121,6 +121,13 @@ pub struct TtlStats {
     pub changes: u32,
 }
 
+impl TtlStats {
+    /// Not every packet had the same value (the hosts' TTL habits then read the records).
+    pub fn varied(&self) -> bool {
+        self.min != self.max
+    }
+}
+
 /// One direction of a connection.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Direction {
@@ -299,13 +306,8 @@ fn zeek_tracker_for(seg: &TcpSegment) -> ZeekTracker {
     ZeekSlot::machine(ZeekSlot::flipped_for(seg))
 }
 
-/// Zeek's state machine for a connection's current Zeek connection, built when a second packet
-/// comes. A connection of one packet (a SYN nobody answers: a scan, a flood) keeps that packet
-/// instead, 32 bytes where the machine takes 352, and replays it into a machine when another
-/// packet comes or its verdict is asked for: a million-SYN flood took 996 MiB, now 729 MiB.
-///
-/// The machines themselves are in one table whose entries are reused once Zeek's timers close
-/// a connection ([`FlowTracker::sweep_zeek`]): no allocation per connection, and at a million
+/// Zeek's state machines, in one table whose entries are reused once Zeek's timers close a
+/// connection ([`FlowTracker::sweep_zeek`]): no allocation per connection, and at a million
 /// short connections mostly those active lately hold one (an established connection keeps its
 /// machine through Zeek's 5 minutes of inactivity).
 #[derive(Default)]
@@ -328,6 +330,11 @@ impl Machines {
         self.free.push(i);
     }
 }
+
+/// Zeek's state machine for a connection's current Zeek connection, built when a second packet
+/// comes. A connection of one packet (a SYN nobody answers: a scan, a flood) keeps that packet
+/// instead, 32 bytes where the machine takes 352, and replays it into a machine when another
+/// packet comes or its verdict is asked for: a million-SYN flood took 996 MiB, now 729 MiB.
 #[derive(Clone, Debug)]
 enum ZeekSlot {
     /// No packet yet; whether the machine starts with Zeek's port flip.
@@ -383,6 +390,7 @@ impl ZeekSlot {
                 t
             }
             Self::Live(i) => machines.all[*i as usize].clone(),
+            // Never asked for: a closed slot has no verdict, and a packet reopens it as Fresh.
             Self::Closed => ZeekTracker::new(),
         }
     }
@@ -794,8 +802,9 @@ impl FlowTracker {
     /// [`Self::observe`] with the segment's key computed beforehand (on another thread).
     pub fn observe_keyed(&mut self, frame: u64, ts_ns: i64, seg: &TcpSegment, key: FlowKey) -> u32 {
         self.tcp_packets += 1;
+        let now_us = u64::try_from(ts_ns / 1000).unwrap_or(0);
         if self.tcp_packets.is_multiple_of(SWEEP_EVERY) {
-            self.sweep_zeek(u64::try_from(ts_ns / 1000).unwrap_or(0));
+            self.sweep_zeek(now_us);
         }
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
@@ -825,7 +834,6 @@ impl FlowTracker {
         let idle_gap_ns = self.config.idle_gap_ns;
         let conn = &mut self.conns[id as usize];
         let dir = conn.dir_of(src);
-        let now_us = u64::try_from(ts_ns / 1000).unwrap_or(0);
         self.zeek[id as usize].observe(&mut self.machines, conn, dir, seg, now_us);
         let record = update(conn, frame, ts_ns, seg, src, idle_gap_ns);
         if self.config.keep_packets {

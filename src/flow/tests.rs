@@ -40,6 +40,15 @@ fn handshake() -> Vec<(i64, TcpSegment)> {
     ]
 }
 
+/// The handshake, then a FIN each way and the last ACK (frames 4 to 6).
+fn graceful() -> Vec<(i64, TcpSegment)> {
+    let mut p = handshake();
+    p.push((ms(3), seg(C, S, FA, 101, 501, 0)));
+    p.push((ms(4), seg(S, C, FA, 501, 102, 0)));
+    p.push((ms(5), seg(C, S, A, 102, 502, 0)));
+    p
+}
+
 // ---- Handshake and roles ----
 
 #[test]
@@ -72,11 +81,7 @@ fn midstream_connection_guesses_the_low_port_as_server() {
 
 #[test]
 fn fin_both_ways_is_a_fin_termination() {
-    let mut p = handshake();
-    p.push((ms(3), seg(C, S, FA, 101, 501, 0)));
-    p.push((ms(4), seg(S, C, FA, 501, 102, 0)));
-    p.push((ms(5), seg(C, S, A, 102, 502, 0)));
-    let t = run(&p);
+    let t = run(&graceful());
     let c = &t.connections()[0];
     assert_eq!(c.termination(), Termination::Fin);
     assert_eq!(c.dir(Dir::Client).fin_frame, Some(4));
@@ -94,9 +99,9 @@ fn zeeks_verdict_is_in_every_copy_handed_out_and_in_the_finished_table() {
     let during = t.snapshot(0).unwrap();
     assert_eq!(zeek(&during), ("S1", "ShA".to_owned()));
     assert!(t.snapshot(1).is_none());
-    t.observe(4, ms(3), &seg(C, S, FA, 101, 501, 0));
-    t.observe(5, ms(4), &seg(S, C, FA, 501, 102, 0));
-    t.observe(6, ms(5), &seg(C, S, A, 102, 502, 0));
+    for (i, (ts, s)) in graceful().iter().enumerate().skip(3) {
+        t.observe(i as u64 + 1, *ts, s);
+    }
     let (conns, _) = t.finish();
     assert_eq!(zeek(&conns[0]), ("SF", "ShAFf".to_owned()));
     assert_eq!(conns[0].zeek_connections().len(), 1);
@@ -120,11 +125,7 @@ fn a_syn_nobody_answers_costs_a_table_entry_and_its_packet() {
 
 #[test]
 fn zeeks_timers_close_a_finished_connection_and_free_its_machine() {
-    let mut p = handshake();
-    p.push((ms(3), seg(C, S, FA, 101, 501, 0)));
-    p.push((ms(4), seg(S, C, FA, 501, 102, 0)));
-    p.push((ms(5), seg(C, S, A, 102, 502, 0)));
-    let mut t = run(&p);
+    let mut t = run(&graceful());
     assert!(matches!(t.zeek[0], ZeekSlot::Live(_)));
     // Ten seconds later another connection talks: Zeek's close delay (5 s) has passed.
     let other = "10.0.0.3:40001";

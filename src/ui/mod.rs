@@ -936,9 +936,13 @@ impl RstscopeApp {
         egui::Panel::top("overview")
             .exact_size(140.0)
             .show(ui, |ui| {
-                if let Some(id) =
-                    overview::overview_ui(ui, self.model.as_ref(), &self.view, self.selected)
-                {
+                if let Some(id) = overview::overview_ui(
+                    ui,
+                    self.model.as_ref(),
+                    &self.view,
+                    self.selected,
+                    self.perf.is_some(),
+                ) {
                     self.select(id);
                     self.detail.scroll_table = true;
                 }

@@ -52,6 +52,7 @@ pub fn overview_ui(
     model: Option<&Model>,
     view: &[u32],
     selected: Option<u32>,
+    perf: bool,
 ) -> Option<u32> {
     let model = model?;
     if view.is_empty() {
@@ -79,7 +80,7 @@ pub fn overview_ui(
         _ => {
             let started = std::time::Instant::now();
             let charts = group_rows(model, rows_in_view, first_row, per_bar);
-            if model.complete && std::env::var_os("RSTSCOPE_PERF").is_some() {
+            if perf && model.complete {
                 eprintln!(
                     "rstscope perf: overview grouped in {:.1} ms ({} rows)",
                     started.elapsed().as_secs_f32() * 1e3,
